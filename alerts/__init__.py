@@ -1,0 +1,1 @@
+"""Warning rules, the evaluation engine, alert lifecycle, routing and escalation, notifications and the worker."""

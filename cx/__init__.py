@@ -1,0 +1,1 @@
+"""The shared core of the CX dashboard: settings, store, models, access, KPIs and the journey model."""

@@ -1,0 +1,1 @@
+"""Batch jobs: sources -> validate -> identity -> profiles -> aggregates (+ the demo data generator)."""

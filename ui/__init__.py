@@ -1,0 +1,1 @@
+"""Shared Streamlit widgets and helpers: shell, guards, filter bar, tiles, charts, formatting, i18n."""
