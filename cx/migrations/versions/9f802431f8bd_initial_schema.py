@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bbfc2315dc65
+Revision ID: 9f802431f8bd
 Revises: 
-Create Date: 2026-11-23 05:23:18.883534
+Create Date: 2026-11-23 05:32:32.231593
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import cx.types
 from sqlalchemy.dialects import postgresql
 
-revision = 'bbfc2315dc65'
+revision = '9f802431f8bd'
 down_revision = None
 branch_labels = None
 depends_on = None
