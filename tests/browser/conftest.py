@@ -171,18 +171,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 def wait_for_app(page: object, timeout: float = 30_000) -> None:
     """Wait until the script run finished and nothing is still loading, as Streamlit's own e2e tests do."""
+    page.wait_for_selector("[data-testid=stMainBlockContainer] [data-testid=stElementContainer]", timeout=timeout)  # type: ignore[attr-defined]
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)  # type: ignore[attr-defined]
     page.wait_for_function("() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0", timeout=timeout)  # type: ignore[attr-defined]
 
 
-def sign_in(page: object, app: LiveApp, username: str, password: str = auth.DEMO_PASSWORD) -> None:
+def sign_in(page: object, app: LiveApp, username: str, password: str = auth.DEMO_PASSWORD) -> bool:
+    """Fill the sign-in form; wait until signed in (sidebar shown, cookie written) or refused. True if signed in."""
     page.goto(app.url)  # type: ignore[attr-defined]
     wait_for_app(page)
     page.get_by_label("用户名").fill(username)  # type: ignore[attr-defined]
     page.get_by_label("密码").fill(password)  # type: ignore[attr-defined]
     page.get_by_role("button", name="登录").click()  # type: ignore[attr-defined]
-    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        """() => document.querySelector('[data-testid=stSidebarUserContent]') !== null
+              || document.body.innerText.includes('用户名或密码错误')
+              || document.body.innerText.includes('登录失败次数过多')""",
+        timeout=30_000,
+    )
     wait_for_app(page)
+    signed_in = page.locator("[data-testid=stSidebarUserContent]").count() > 0  # type: ignore[attr-defined]
+    if signed_in:
+        page.wait_for_function("() => document.cookie.includes('cx_session=')", timeout=30_000)  # type: ignore[attr-defined]
+    return signed_in
 
 
 SignIn = Callable[[object, LiveApp, str], None]
