@@ -60,6 +60,7 @@ PAGES: Final[dict[str, frozenset[Role]]] = {
 
 #: Action -> roles allowed to do it. Services call ``require(principal, action)`` before acting.
 ACTIONS: Final[dict[str, frozenset[Role]]] = {
+    "overview.view": PAGES["home"],  # store-wide counts on the home page (no personal data)
     "board.view": PAGES["board"],
     "board.view_any_department": frozenset({Role.ADMIN, Role.CX_OWNER}),
     "board.edit_defaults": frozenset({Role.ADMIN}),
@@ -72,6 +73,8 @@ ACTIONS: Final[dict[str, frozenset[Role]]] = {
     "alert.view_all": frozenset({Role.ADMIN, Role.CX_OWNER}),
     "alert.act": _ALL,
     "alert.raise": frozenset({Role.ADMIN, Role.CX_OWNER, Role.TEAM_LEAD, Role.AGENT}),
+    #: list the people and teams that may own an alert (owner pickers: assign, escalate, route by a rule)
+    "alert.assign": _ALL,
     "rule.view": PAGES["rules"],
     "rule.edit": frozenset({Role.ADMIN, Role.CX_OWNER}),
     "profile.search": PAGES["customers"],

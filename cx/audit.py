@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import datetime
 from typing import Any
 
@@ -10,13 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cx.access import Principal
+from cx.app_secrets import stored_secret
 from cx.models import AuditEntry
 from cx.types import utcnow
 
+_PSEUDONYM_KEY = "audit_pseudonym_key"
 
-def pseudonym(value: str) -> str:
-    """A short one-way tag for a value that must not appear in the log (a searched phone, a user name tried)."""
-    return "h:" + hashlib.sha256(value.strip().casefold().encode("utf-8")).hexdigest()[:16]
+
+def pseudonym(session: Session, value: str) -> str:
+    """A keyed one-way tag for a value that must not appear in the log (a searched phone, an SSO identity).
+
+    HMAC-SHA256 with a store secret, so the tag of a phone number cannot be found by hashing every number.
+    """
+    key = stored_secret(session, _PSEUDONYM_KEY).encode("utf-8")
+    return "h:" + hmac.new(key, value.strip().casefold().encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
 def record(
@@ -33,18 +41,44 @@ def record(
 ) -> AuditEntry:
     """Add one audit row to ``session`` (the caller commits it with the action it describes)."""
     entry = AuditEntry(
-        at=at or utcnow(),
-        user_id=principal.user_id if principal else None,
-        username=principal.username if principal else username,
-        role=principal.role.value if principal else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        outcome=outcome,
-        detail=detail,
+        **entry_values(
+            principal,
+            action,
+            object_type=object_type,
+            object_id=object_id,
+            outcome=outcome,
+            detail=detail,
+            username=username,
+            at=at,
+        )
     )
     session.add(entry)
     return entry
+
+
+def entry_values(
+    principal: Principal | None,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    outcome: str = "ok",
+    detail: dict[str, Any] | None = None,
+    username: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of one audit row (for callers writing it outside an ORM session)."""
+    return {
+        "at": at or utcnow(),
+        "user_id": principal.user_id if principal else None,
+        "username": principal.username if principal else username,
+        "role": principal.role.value if principal else None,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "outcome": outcome,
+        "detail": detail,
+    }
 
 
 def search(

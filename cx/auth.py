@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from cx import audit
 from cx.access import DEPARTMENTS, Principal, Role
+from cx.app_secrets import stored_secret
 from cx.db import transaction
 from cx.errors import AccountLockedError, AuthError, NotFoundError, ValidationError
-from cx.models import AppSetting, AuditEntry, User, UserSession
+from cx.models import AuditEntry, User, UserSession
 from cx.settings import Settings
 from cx.types import utcnow
 
@@ -136,12 +137,7 @@ def authenticate(
 
 def session_secret(session: Session) -> str:
     """The store-wide secret that signs session cookies (created once; shared by every app replica)."""
-    row = session.get(AppSetting, _SECRET_KEY)
-    if row is None:
-        row = AppSetting(key=_SECRET_KEY, value=secrets.token_urlsafe(48))
-        session.add(row)
-        session.flush()
-    return row.value
+    return stored_secret(session, _SECRET_KEY)
 
 
 def _serializer(session: Session) -> URLSafeSerializer:

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -23,6 +24,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK_ID = 727_001  # PostgreSQL advisory lock held while migrating
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+_BEGIN_IMMEDIATE = "cx_begin_immediate"  # execution option read by the SQLite begin hook (see transaction())
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -40,7 +42,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(_BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -71,9 +74,17 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """``with transaction(engine) as session:`` — one unit of work, committed at the end or rolled back."""
-    with session_factory(engine)() as session, session.begin():
+def transaction(engine: Engine, *, immediate: bool = False) -> Iterator[Session]:
+    """``with transaction(engine) as session:`` — one unit of work, committed at the end or rolled back.
+
+    ``immediate=True`` is for work that reads and then writes: on SQLite the transaction starts with
+    ``BEGIN IMMEDIATE``, taking the write lock before the first read, so a concurrent writer makes it wait (up to the
+    busy timeout) instead of failing with "database is locked" at its first write. On PostgreSQL it is a plain
+    transaction (row locks and unique constraints do that job there).
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    bind = engine.execution_options(**{_BEGIN_IMMEDIATE: True}) if immediate and sqlite else engine
+    with session_factory(bind)() as session, session.begin():
         yield session
 
 
@@ -110,6 +121,12 @@ def migrate(engine: Engine) -> None:
         raise StoreError(
             f"Cannot reach the store at {engine.url.render_as_string(hide_password=True)}: {exc.orig}. "
             "Check CX_DATABASE_URL and that the database server is running."
+        ) from exc
+    except CommandError as exc:
+        raise StoreError(
+            f"The store at {engine.url.render_as_string(hide_password=True)} has a schema this version does not "
+            f"know ({exc}). It was written by another version of the product: use that version, or point "
+            "CX_DATABASE_URL at a new database."
         ) from exc
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -145,6 +146,11 @@ class SourceFile(Base):
     watermark: Mapped[datetime | None]
     batch_id: Mapped[int] = mapped_column(ForeignKey("load_batches.id"))
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Source column -> type as read (etl.sources.raw_schema): the next file of the source is checked against it.
+    columns: Mapped[dict[str, Any] | None]
+    #: Size and modification time when loaded: an input with both unchanged is skipped without re-hashing it.
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    modified_at: Mapped[datetime | None]
 
 
 class QuarantinedRow(Base):
@@ -176,6 +182,19 @@ class Interaction(Base):
         Index("ix_interactions_profile_occurred", "profile_id", "occurred_at"),
         Index("ix_interactions_occurred_channel", "occurred_at", "channel"),
         Index("ix_interactions_source_record", "source", "record_id", unique=True),
+        # fuzzy-matching blocks of the incremental identity run (etl.identity.SqlIdentityStore); partial: few rows
+        Index(
+            "ix_interactions_birth_date",
+            "birth_date",
+            sqlite_where=text("birth_date IS NOT NULL"),
+            postgresql_where=text("birth_date IS NOT NULL"),
+        ),
+        Index(
+            "ix_interactions_postcode",
+            "postcode",
+            sqlite_where=text("postcode IS NOT NULL"),
+            postgresql_where=text("postcode IS NOT NULL"),
+        ),
     )
 
     interaction_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -336,19 +355,35 @@ class Agent(Base):
 # --------------------------------------------------------------------------------------------- daily facts
 
 
-class DailyFact(Base):
-    """Counts and sums per day x channel x stage x touchpoint x department x team x agent, for fast boards.
+_STOCK_COLUMNS = ("cases_opened", "cases_resolved", "customers_gained", "customers_lost")
 
-    Every KPI in cx.kpi is a function of these columns; empty dimension values are stored as '' (not NULL)
-    so the composite key is unique on both backends.
+
+class DailyFact(Base):
+    """Counts and sums per day x channel x stage x touchpoint x department x team x agent x segment, for fast boards.
+
+    Every KPI in cx.kpi is a function of these columns (built by etl.aggregate.daily_facts, which documents each
+    one); empty dimension values are stored as '' (not NULL) so the composite key is unique on both backends.
+    All measures are additive across rows except ``customers`` (distinct customers of the row only).
     """
 
     __tablename__ = "daily_facts"
     __table_args__ = (
         UniqueConstraint(
-            "day", "channel", "stage", "touchpoint", "department", "team", "agent_id", name="uq_daily_facts_key"
+            "day",
+            "channel",
+            "stage",
+            "touchpoint",
+            "department",
+            "team",
+            "agent_id",
+            "segment",
+            name="uq_daily_facts_key",
         ),
         Index("ix_daily_facts_day_touchpoint", "day", "touchpoint"),
+        # Covering the stock columns (backlog, retention): their sums over all earlier days are index-only scans.
+        Index("ix_daily_facts_department_day", "department", "day", *_STOCK_COLUMNS),
+        Index("ix_daily_facts_team_day", "team", "day", *_STOCK_COLUMNS),
+        Index("ix_daily_facts_day_stock", "day", *_STOCK_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -359,9 +394,12 @@ class DailyFact(Base):
     department: Mapped[str] = mapped_column(String(64), default="")
     team: Mapped[str] = mapped_column(String(64), default="")
     agent_id: Mapped[str] = mapped_column(String(64), default="")
+    segment: Mapped[str] = mapped_column(String(64), default="")
     interactions: Mapped[int] = mapped_column(Integer, default=0)
     customers: Mapped[int] = mapped_column(Integer, default=0)
     inbound_contacts: Mapped[int] = mapped_column(Integer, default=0)
+    digital_contacts: Mapped[int] = mapped_column(Integer, default=0)
+    after_hours_contacts: Mapped[int] = mapped_column(Integer, default=0)
     complaints: Mapped[int] = mapped_column(Integer, default=0)
     repeat_contacts: Mapped[int] = mapped_column(Integer, default=0)
     nps_responses: Mapped[int] = mapped_column(Integer, default=0)
@@ -381,6 +419,7 @@ class DailyFact(Base):
     handle_s_sum: Mapped[float] = mapped_column(Float, default=0.0)
     offered: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
+    answered_waits: Mapped[int] = mapped_column(Integer, default=0)
     answered_wait_s_sum: Mapped[float] = mapped_column(Float, default=0.0)
     answered_within_sl: Mapped[int] = mapped_column(Integer, default=0)
     abandoned: Mapped[int] = mapped_column(Integer, default=0)
@@ -389,6 +428,8 @@ class DailyFact(Base):
     cases_resolved: Mapped[int] = mapped_column(Integer, default=0)
     sla_measured: Mapped[int] = mapped_column(Integer, default=0)
     sla_breached: Mapped[int] = mapped_column(Integer, default=0)
+    customers_gained: Mapped[int] = mapped_column(Integer, default=0)
+    customers_lost: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --------------------------------------------------------------------------------------------- journey map
@@ -505,13 +546,18 @@ class AlertRule(Base):
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_evaluated_at: Mapped[datetime | None]
+    #: Highest interactions.batch_id already evaluated (incremental passes read only newer batches).
+    watermark: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Alert(Base):
     """A raised alert; ``dedup_key`` (rule + entity + window) is unique, so it is never raised twice."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_owner_status", "owner_user_id", "status"),)
+    __table_args__ = (
+        Index("ix_alerts_owner_status", "owner_user_id", "status"),
+        Index("ix_alerts_rule_entity_created", "rule_id", "entity_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -528,6 +574,7 @@ class Alert(Base):
     window_end: Mapped[datetime | None]
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     owner_team: Mapped[str | None] = mapped_column(String(64))
+    owner_department: Mapped[str | None] = mapped_column(String(64), index=True)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
     due_at: Mapped[datetime | None]
@@ -591,3 +638,88 @@ class WorkerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------------------------- voice of the customer
+
+
+class TextInsight(Base):
+    """What the text of one interaction says (etl.text): class, confidence, sentiment, keywords, topics, FAQ group.
+
+    ``terms`` and ``topics`` are stored as ``|a|b|`` so an exact term is found with ``LIKE '%|term|%'``.
+    """
+
+    __tablename__ = "text_insights"
+
+    interaction_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8), default="")
+    label: Mapped[str] = mapped_column(String(16), index=True)  # inquiry | complaint | suggestion | praise | other
+    confidence: Mapped[float] = mapped_column(Float)
+    sentiment: Mapped[float] = mapped_column(Float)  # -1 .. 1
+    terms: Mapped[str] = mapped_column(Text, default="")
+    topics: Mapped[str] = mapped_column(Text, default="")
+    question: Mapped[str | None] = mapped_column(String(500))  # normalised question (inquiries only)
+    faq_id: Mapped[int | None] = mapped_column(ForeignKey("faq_candidates.id", ondelete="SET NULL"), index=True)
+    #: True when the source gave no ``kind`` and this analysis filled ``interactions.kind`` with ``label``.
+    kind_filled: Mapped[bool] = mapped_column(Boolean, default=False)
+    analysed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaqCandidate(Base):
+    """A group of near-identical customer questions (etl.faq): the start of a shared answer library."""
+
+    __tablename__ = "faq_candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8), default="")
+    title: Mapped[str] = mapped_column(String(500))  # the most frequent wording, PII patterns removed
+    question: Mapped[str] = mapped_column(String(500))  # its normalised form
+    keywords: Mapped[str] = mapped_column(String(500), default="")
+    example_interaction_id: Mapped[str | None] = mapped_column(String(255))
+    texts: Mapped[int] = mapped_column(Integer, default=0)  # members over the whole store
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VocKeyword(Base):
+    """Texts per day x channel x stage x touchpoint x label mentioning a term or topic (``total``: all texts).
+
+    Built by etl.text from text_insights + interactions; dimension values missing on the interaction are ''.
+    """
+
+    __tablename__ = "voc_keywords"
+    __table_args__ = (
+        UniqueConstraint(
+            "day", "channel", "stage", "touchpoint", "label", "term_type", "term", name="uq_voc_keywords_key"
+        ),
+        Index("ix_voc_keywords_type_day", "term_type", "day"),
+        Index("ix_voc_keywords_term_day", "term", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    stage: Mapped[str] = mapped_column(String(64), default="")
+    touchpoint: Mapped[str] = mapped_column(String(64), default="")
+    label: Mapped[str] = mapped_column(String(16))
+    term_type: Mapped[str] = mapped_column(String(8))  # word | topic | total
+    term: Mapped[str] = mapped_column(String(100), default="")
+    texts: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class UserDictionaryTerm(Base):
+    """A product, brand or domain term the tokenizer keeps whole; optional synonym target and topic (admins edit)."""
+
+    __tablename__ = "user_dictionary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(100), unique=True)  # normalised (NFKC, lower case)
+    canonical: Mapped[str | None] = mapped_column(String(100))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(16), default="term")  # product | brand | term
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cx.access import Principal, require
 from cx.models import Alert, Interaction, LoadBatch, Profile
 
 OPEN_ALERT_STATUSES = ("open", "acknowledged", "in_progress")
@@ -22,7 +23,9 @@ class Overview:
     last_load_status: str | None
 
 
-def store_overview(session: Session) -> Overview:
+def store_overview(session: Session, principal: Principal | None) -> Overview:
+    """Counts over the whole store (no personal data) for the home page (``overview.view``)."""
+    require(principal, "overview.view")
     last = session.execute(
         select(LoadBatch.finished_at, LoadBatch.status).order_by(LoadBatch.id.desc()).limit(1)
     ).first()

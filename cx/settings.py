@@ -49,6 +49,12 @@ class Settings:
     quarantine_max_share: float = _setting(
         0.05, "CX_QUARANTINE_MAX_SHARE", "An ETL batch fails when more than this share of rows is quarantined"
     )
+    sources: str | None = _setting(
+        None, "CX_SOURCES", "Folders, files or mapping files the worker loads incrementally, separated by ':'"
+    )
+    source_stale_hours: float = _setting(
+        48.0, "CX_SOURCE_STALE_HOURS", "A source not loaded for this many hours is stale (banner on every board)"
+    )
     embedded_worker: bool | None = _setting(
         None, "CX_EMBEDDED_WORKER", "Start the alert worker inside the app process; default: on for SQLite"
     )
@@ -70,6 +76,8 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"CX_TIMEZONE {self.timezone!r} is not an IANA time zone such as Asia/Shanghai")
+        if self.source_stale_hours <= 0:
+            problems.append("CX_SOURCE_STALE_HOURS must be a positive number of hours")
         if not 0 <= self.quarantine_max_share <= 1:
             problems.append("CX_QUARANTINE_MAX_SHARE must be between 0 and 1")
         if self.session_days < 1 or self.max_failed_signins < 1 or self.lockout_minutes < 1:
@@ -92,6 +100,11 @@ class Settings:
     @property
     def embedded_worker_enabled(self) -> bool:
         return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def source_paths(self) -> list[Path]:
+        """CX_SOURCES split into paths (empty when unset)."""
+        return [Path(part).expanduser() for part in (self.sources or "").split(os.pathsep) if part.strip()]
 
     @property
     def tz(self) -> ZoneInfo:

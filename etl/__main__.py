@@ -18,12 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(handler=demo.run)
 
-    try:
-        from etl import cli
-    except ImportError:  # the pipeline commands arrive with the ETL issue
-        cli = None
-    if cli is not None:
-        cli.register(commands)
+    from etl import cli
+
+    cli.register(commands)
 
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,33 @@
-"""Deterministic, vectorised demo data generator: messy channel exports, their mapping files and ground truth."""
+"""Deterministic, vectorised demo data generator: messy channel exports, their mapping files and ground truth.
+
+Identifiers travel the way the channel systems carry them, so nearly every record of a customer shares an
+identifier value with another record of that customer, and the chain reaches the CRM row:
+
+- CRM: one row per customer: crm id, member number (~85 %), mobile, e-mail (~80 %), and the WeChat openid or
+  social handle of the customers who linked them. Hotline and survey: the mobile (survey: or the e-mail).
+  E-mail: the sender's address; the few senders writing from a work address mostly quote the customer number.
+- App: signing up creates a membership; every device of a customer is signed in at least once (member number).
+- Web: every browser cookie of a customer is identified at least once: members sign in, the others sign up for
+  the newsletter or check out as a guest (e-mail if they have one, the receiver's mobile, name and address).
+- Chat: the pre-chat form gets an e-mail or mobile in at least one session of each customer; the widget records
+  the app device or browser cookie of (almost) every session.
+- WeChat: most members bind their member card to the service account (member number on every message); other
+  followers are known to the CRM by openid or type their mobile when the agent asks.
+- Social: the CRM knows the handles of most customers who post (account linking in the member centre).
+
+What stays unlinkable by identifiers, on purpose (under 1 % of customers' records; the "data's ceiling" that
+bench/identity_quality.py prints is about 0.989 of the true pairs): the few devices and cookies never signed in,
+chats and WeChat followers who never gave a contact, social handles the CRM does not know, work e-mails without
+a customer number, placeholder phones and e-mails.
+
+Anonymous one-off visitors (ANONYMOUS, KIOSK_WALK_INS; about 4 % of records) never identify themselves and
+appear nowhere else: web visitors who only browse, anonymous pre-sales chats, WeChat followers who ask once, app
+guests, public posters who are not customers, store-kiosk walk-ins. As a real ground truth would, they are
+separate people there, each with its own person id (V...), so they add no true pairs.
+
+The over-merge traps stay: placeholder phones and e-mails, family phones shared by two CRM customers (different
+crm ids and e-mails), store-kiosk devices used by 60+ members (and walk-ins), name typos and swapped names.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +75,18 @@ VOLUME: Final = {
     "survey": 0.30,
     "social": 0.06,
 }
+
+#: Anonymous one-off visitors per channel: (share of the channel's rows, mean rows per visitor). They never leave
+#: an identifier that any other record carries, so the ground truth gives each its own person id (V...).
+ANONYMOUS: Final = {
+    "web": (0.12, 1.6),  # browsed without signing in or leaving an e-mail, never came back
+    "chat": (0.08, 1.0),  # asked a pre-sales question and left no contact
+    "wechat": (0.05, 1.3),  # followed the service account, asked once, never bound a member card
+    "app": (0.03, 1.5),  # installed the app and looked around without signing up
+    "social": (0.35, 1.0),  # public posts by people who are not (known) customers
+}
+#: Anonymous walk-ins per kiosk customer: used a store kiosk once without scanning a member code.
+KIOSK_WALK_INS: Final = 0.2
 
 #: Valid mainland-China mobile prefixes (checked against `phonenumbers`).
 MOBILE_PREFIXES: Final = (
@@ -634,8 +675,12 @@ class _World:
     people: pl.DataFrame
     a: dict[str, np.ndarray]  # numpy copies of people columns used for sampling
     kiosks: pl.Series
-    kiosk_users: np.ndarray
+    kiosk_users: np.ndarray  # customers (members) who use a kiosk
     kiosk_of: np.ndarray
+    anon: dict[str, np.ndarray]  # per channel: the person of each anonymous visitor row
+    walk_in: np.ndarray  # kiosk walk-ins: one anonymous row each, on the web or in the app
+    walk_in_kiosk: np.ndarray
+    walk_in_web: np.ndarray
 
     @property
     def t_end(self) -> int:
@@ -693,8 +738,11 @@ def _dedupe(values: pl.Series, sep: str) -> pl.Series:
     ).to_series()
 
 
-def _people(rng: np.random.Generator, n: int, days: int, t0: int) -> pl.DataFrame:
-    """Ground-truth persons with every identifier they may show on some channel."""
+def _people(rng: np.random.Generator, customers: int, visitors: int, days: int, t0: int) -> pl.DataFrame:
+    """Ground-truth persons with every identifier they may show on some channel: the customers first (rows
+    0 .. customers-1, person ids P...), then the anonymous one-off visitors (person ids V...), who have a device,
+    cookie, WeChat openid, social handle, nickname and name but no phone, e-mail, CRM or member number."""
+    n = customers + visitors
     latin = rng.random(n) < 0.30
     sur = _choice(rng, [s[2] for s in tx.SURNAMES], n)
     g1, g2 = rng.integers(0, len(tx.GIVEN), n), rng.integers(0, len(tx.GIVEN), n)
@@ -713,8 +761,8 @@ def _people(rng: np.random.Generator, n: int, days: int, t0: int) -> pl.DataFram
     phones = _unique_phones(rng, n)
 
     # Families: ~1 % of customers share a phone (and address) with another, different customer.
-    n_pairs = max(2, round(n * 0.005)) if n >= 20 else 0
-    pairs = rng.choice(n, size=2 * n_pairs, replace=False)
+    n_pairs = max(2, round(customers * 0.005)) if customers >= 20 else 0
+    pairs = rng.choice(customers, size=2 * n_pairs, replace=False)
     a, b = pairs[:n_pairs], pairs[n_pairs:]
     same_family_name = rng.random(n_pairs) < 0.5
     latin[b] = latin[a]
@@ -799,13 +847,14 @@ def _people(rng: np.random.Generator, n: int, days: int, t0: int) -> pl.DataFram
 
     created_day = np.where(rng.random(n) < 0.78, -rng.integers(1, 8 * 365, n), rng.integers(0, max(1, days - 10), n))
     created_ts = t0 + created_day * 86400 + rng.integers(9 * 3600, 21 * 3600, n)
-    member = rng.random(n) < 0.85
-    tier = _when(member, _lookup(TIERS, _choice(rng, [55, 25, 15, 5], n)), None)
-
+    visitor = np.arange(n) >= customers
     has_wechat = rng.random(n) < np.where(latin, 0.25, 0.53)
     has_social = rng.random(n) < 0.40
     has_app = rng.random(n) < 0.55
     has_web = rng.random(n) < 0.70
+    # Signing up in the app creates a membership, so every app user is a member (~85 % of customers in all).
+    member = (has_app | (rng.random(n) < 0.67)) & ~visitor
+    tier = _when(member, _lookup(TIERS, _choice(rng, [55, 25, 15, 5], n)), None)
     ios = rng.random(n) < 0.45
     handle_style = rng.integers(0, 3, n)
     handle_src = pl.DataFrame(
@@ -835,39 +884,47 @@ def _people(rng: np.random.Generator, n: int, days: int, t0: int) -> pl.DataFram
             _when(rng.random(n) < 0.5, _int_str(rng.integers(1, 100, n)), ""),
         ),
     )
-    second_device = has_app & (rng.random(n) < 0.20)
-    second_cookie = has_web & (rng.random(n) < 0.15)
+    second_device = has_app & (rng.random(n) < 0.20) & ~visitor
+    second_cookie = has_web & (rng.random(n) < 0.15) & ~visitor
+    customer = ~visitor
+    person_id = pl.concat([_seq_ids("P", customers, 1, 7), _seq_ids("V", visitors, 1, 7)])
     return pl.DataFrame(
         {
-            "person_id": _seq_ids("P", n, 1, 7),
+            "person_id": person_id,
+            "visitor": visitor,
             "latin": latin,
             "name": name,
             "name_py": name_py,
             "ascii_name": _cat(first, ".", last),
-            "phone": _int_str(phones),
+            "phone": _when(customer, _int_str(phones), None),
             "family": family,
-            "email": email,
-            "crm_id": _cat("C", _int_str(_unique_sequence(rng, n, 10_000_000, 40))),
+            "email": _when(customer, email, None),
+            "crm_id": _when(customer, _cat("C", _int_str(_unique_sequence(rng, n, 10_000_000, 40))), None),
             "member_id": _when(member, _cat("M", _int_str(_unique_sequence(rng, n, 1_000_000_000, 50))), None),
             "tier": tier,
-            "birth_date": birth,
+            "birth_date": _when(customer, birth, None, dtype=pl.Date),
             "city": city_zh,
             "address": address,
             "addr_en": addr_en,
             "postcode": postcode,
-            "created_day": created_day,
+            "created_day": np.where(visitor, -1, created_day),
             "created_ts": created_ts,
-            "wechat_id": _when(has_wechat, _cat("o", _rand_str(rng, n, 27, _ALNUM + "-_")), None),
-            "wechat_in_crm": has_wechat & (rng.random(n) < 0.55),
-            "social_handle": _when(has_social, _dedupe(handle, "_"), None),
-            "social_in_crm": has_social & (rng.random(n) < 0.75),
-            "os": _when(has_app, _when(ios, "iOS", "Android"), None),
-            "device1": _when(has_app, _when(ios, device_ios, device_android), None),
+            "wechat_id": _when(has_wechat | visitor, _cat("o", _rand_str(rng, n, 27, _ALNUM + "-_")), None),
+            "wechat_in_crm": has_wechat & customer & (rng.random(n) < 0.55),
+            # The service account binds most member followers to their member card (shown on every message).
+            "wechat_bound": has_wechat & member & (rng.random(n) < 0.85),
+            "social_handle": _when(has_social | visitor, _dedupe(handle, "_"), None),
+            # Account linking in the member centre: the CRM knows most posting customers' handles.
+            "social_in_crm": has_social & customer & (rng.random(n) < 0.88),
+            "os": _when(has_app | visitor, _when(ios, "iOS", "Android"), None),
+            "device1": _when(has_app | visitor, _when(ios, device_ios, device_android), None),
             "device2": _when(second_device, _uuid(rng, n, upper=False), None),
-            "cookie1": _when(has_web, cookie, None),
+            # Every browser has a cookie (the chat widget sees it too); `web` = shows up in web analytics.
+            "cookie1": cookie,
+            "web": has_web & customer,
             "cookie2": _when(second_cookie, _cat("GA1.2.", _digits(rng, n, 10), ".", _int_str(created_ts)), None),
             "nickname": nickname,
-            "weight": rng.gamma(0.9, 1.0, n) + 0.05,
+            "weight": np.where(visitor, 0.0, rng.gamma(0.9, 1.0, n) + 0.05),
             "p_zh": np.where(latin, 0.25, 0.82),
             "sat_bias": rng.normal(0.0, 0.5, n),
         }
@@ -898,15 +955,29 @@ def _dedupe_email(addresses: pl.Series) -> pl.Series:
 def _world(rng: np.random.Generator, n: int, start: date, days: int) -> _World:
     t0 = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()) - LOCAL_OFFSET_S
     weight, trouble = _calendar(start, days)
-    people = _people(rng, n, days, t0)
-    arrays = {c: people[c].to_numpy() for c in ("latin", "family", "created_day", "weight", "p_zh", "sat_bias")}
-    for c in ("email", "member_id", "wechat_id", "social_handle", "device1", "device2", "cookie1", "cookie2"):
-        arrays["has_" + c] = people[c].is_not_null().to_numpy()
-    arrays["diamond"] = (people["tier"] == "钻石会员").fill_null(False).to_numpy()
     # Store kiosks: one device id used by 60+ different customers in the app and on the web.
     n_kiosks = 1 + n // 50_000
     per_kiosk = min(max(1, n // 10), 60 + n // 2000)  # 60+ customers per kiosk from 600 customers up
-    users = rng.choice(n, size=n_kiosks * per_kiosk, replace=False)
+    walk_ins = n_kiosks * round(per_kiosk * KIOSK_WALK_INS)
+    # Anonymous one-off visitors: a block of people after the customers, each with its rows on one channel.
+    visitors = {ch: round(VOLUME[ch] * n * share / mean) for ch, (share, mean) in ANONYMOUS.items()}
+    total = sum(visitors.values()) + walk_ins
+    people = _people(rng, n, total, days, t0)
+    arrays = {c: people[c].to_numpy() for c in ("latin", "family", "created_day", "weight", "p_zh", "sat_bias")}
+    for c in ("email", "member_id", "wechat_id", "social_handle", "device1", "device2", "cookie2"):
+        arrays["has_" + c] = people[c].is_not_null().to_numpy()
+    for c in ("web", "wechat_bound", "wechat_in_crm", "social_in_crm", "visitor"):
+        arrays[c] = people[c].to_numpy()
+    arrays["diamond"] = (people["tier"] == "钻石会员").fill_null(False).to_numpy()
+    anon: dict[str, np.ndarray] = {}
+    first = n
+    for ch, count in visitors.items():
+        rows = rng.geometric(1.0 / ANONYMOUS[ch][1], count)  # rows per visitor, at least one
+        anon[ch] = np.repeat(np.arange(first, first + count), rows)
+        first += count
+    members = np.flatnonzero(arrays["has_member_id"][:n])  # a kiosk session starts with a member-code scan
+    users = rng.choice(members, size=min(len(members), n_kiosks * per_kiosk), replace=False)
+    walk_in = np.arange(first, first + walk_ins)
     return _World(
         n,
         start,
@@ -918,14 +989,40 @@ def _world(rng: np.random.Generator, n: int, start: date, days: int) -> _World:
         arrays,
         _uuid(rng, n_kiosks, upper=True),
         users,
-        np.repeat(np.arange(n_kiosks), per_kiosk),
+        np.repeat(np.arange(n_kiosks), per_kiosk)[: len(users)],
+        anon,
+        walk_in,
+        rng.integers(0, n_kiosks, walk_ins),
+        rng.random(walk_ins) < 0.5,
     )
 
 
 def _draw(rng: np.random.Generator, w: _World, m: int, eligible: np.ndarray | None = None) -> np.ndarray:
-    """Which customer each of m records belongs to (activity-weighted)."""
-    weights = w.a["weight"] if eligible is None else w.a["weight"] * eligible
+    """Which customer each of m records belongs to (activity-weighted; never an anonymous visitor)."""
+    weights = w.a["weight"][: w.n] if eligible is None else w.a["weight"][: w.n] * eligible[: w.n]
     return _choice(rng, weights, m)
+
+
+def _once(rng: np.random.Generator, key: np.ndarray) -> np.ndarray:
+    """One randomly chosen row per distinct key value (True there, False elsewhere)."""
+    order = np.argsort(key * (1 << 24) + rng.integers(0, 1 << 24, len(key)))  # by key, random within a key
+    ordered = key[order]
+    head = np.ones(len(key), dtype=bool)
+    head[1:] = ordered[1:] != ordered[:-1]
+    chosen = np.zeros(len(key), dtype=bool)
+    chosen[order[head]] = True
+    return chosen
+
+
+def _with_visitors(w: _World, channel: str, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Customer rows followed by the channel's anonymous visitor rows, and the visitor mask."""
+    anon = w.anon[channel]
+    return np.concatenate([who, anon]), np.concatenate([np.zeros(len(who), bool), np.ones(len(anon), bool)])
+
+
+def _customer_rows(w: _World, channel: str) -> int:
+    """Customer rows of a channel: its volume less the anonymous visitor rows (at least one)."""
+    return max(1, round(VOLUME[channel] * w.n) - len(w.anon[channel]))
 
 
 def _times(
@@ -986,7 +1083,7 @@ class _Export:
 
 
 def _crm(rng: np.random.Generator, w: _World) -> _Export:
-    p = w.people.sort("created_ts", "crm_id")
+    p = w.people.head(w.n).sort("created_ts", "crm_id")
     n = p.height
     birthday = _when(
         rng.random(n) < 0.7, p["birth_date"].dt.strftime("%Y-%m-%d"), p["birth_date"].dt.strftime("%Y%m%d")
@@ -1041,7 +1138,11 @@ def _call_round(rng: np.random.Generator, w: _World, c: dict[str, np.ndarray]) -
 
 def _hotline(rng: np.random.Generator, w: _World) -> _Export:
     m = max(1, round(VOLUME["hotline"] * w.n))
-    who = _draw(rng, w, m)
+    partner = w.a["family"][: w.n]
+    first = np.flatnonzero(partner > np.arange(w.n))[:5]  # in five families both members call (small data too)
+    family = np.concatenate([first, partner[first]])
+    who = np.concatenate([_draw(rng, w, max(1, m - len(family))), family])
+    m = len(who)
     ts, day = _times(rng, w, who, HOURS_SERVICE)
     tp, kind = _topics(rng, w, day, HOTLINE_TP)
     calls = _call_round(
@@ -1131,12 +1232,12 @@ def _hotline(rng: np.random.Generator, w: _World) -> _Export:
 
 
 def _chat(rng: np.random.Generator, w: _World) -> _Export:
-    m = max(1, round(VOLUME["chat"] * w.n))
-    who = _draw(rng, w, m)
+    who, anon = _with_visitors(w, "chat", _draw(rng, w, _customer_rows(w, "chat")))
+    m = len(who)
     ts, day = _times(rng, w, who, HOURS_DIGITAL)
     tp, kind = _topics(rng, w, day, CHAT_TP)
-    c = _sort({"who": who, "ts": ts, "day": day, "tp": tp, "kind": kind})
-    who, tp, kind, day = c["who"], c["tp"], c["kind"], c["day"]
+    c = _sort({"who": who, "ts": ts, "day": day, "tp": tp, "kind": kind, "anon": anon})
+    who, tp, kind, day, anon = c["who"], c["tp"], c["kind"], c["day"], c["anon"]
     hot = w.trouble[day]
     missed = rng.random(m) < np.where(hot, 0.12, 0.05)
     lang = _langs(rng, w, who)
@@ -1163,9 +1264,12 @@ def _chat(rng: np.random.Generator, w: _World) -> _Export:
         _cat(visitor_line, _lookup(["\n[系统] 访客已离开", "\n[system] visitor left before an agent joined"], lang)),
         _cat(visitor_line, _lookup(["\n客服：", "\nAgent: "], lang), _lookup(replies, lang * n_replies + reply_idx)),
     )
+    # The pre-chat form asks for an e-mail or a mobile: a customer leaves one in at least one session (a few
+    # never do); anonymous visitors never do. The widget records the app device or browser cookie.
     has_email = w.a["has_email"][who]
-    show_email = has_email & (rng.random(m) < 0.6)
-    show_phone = rng.random(m) < np.where(show_email, 0.2, 0.55)
+    contact = _once(rng, who) & ~anon & (rng.random(m) < 0.97)
+    show_email = has_email & ~anon & (rng.random(m) < 0.6)
+    show_phone = ~anon & ((rng.random(m) < np.where(show_email, 0.2, 0.55)) | (contact & ~show_email))
     device = _when(w.a["has_device1"][who], w.col("device1", who), w.col("cookie1", who))
     email = _placeholders(rng, _mess_email(rng, w.col("email", who), 0.15, 0.05), 0.005, [PLACEHOLDER_EMAIL])
     phone = _placeholders(
@@ -1183,7 +1287,7 @@ def _chat(rng: np.random.Generator, w: _World) -> _Export:
             ),
             "email": _when(show_email, email, None),
             "phone": _when(show_phone, phone, None),
-            "device": _when(rng.random(m) < 0.75, device, None),
+            "device": _when(rng.random(m) < 0.92, device, None),
             "agent_id": _when(missed, None, ag.table["agent_id"].gather(agent)),
             "team": _when(missed, None, _lookup([t[0] for t in tx.TEAMS], team)),
             "first_reply_s": _when(
@@ -1263,7 +1367,8 @@ def _email(rng: np.random.Generator, w: _World) -> _Export:
             "received_at": _fmt_ts(c["ts"], "%d/%m/%Y %H:%M"),
             "from_name": display,
             "from_address": _mess_email(rng, address, 0.35, 0.12),
-            "crm_ref": _when(rng.random(m) < 0.25, w.col("crm_id", who), None),
+            # The agent asks a sender the CRM does not know for the customer number.
+            "crm_ref": _when(rng.random(m) < np.where(work, 0.8, 0.25), w.col("crm_id", who), None),
             "subject": subject,
             "body": body,
             "assignee": ag.table["agent_id"].gather(agent),
@@ -1283,15 +1388,19 @@ def _email(rng: np.random.Generator, w: _World) -> _Export:
 
 
 def _wechat(rng: np.random.Generator, w: _World) -> _Export:
-    m = max(1, round(VOLUME["wechat"] * w.n))
-    who = _draw(rng, w, m, w.a["has_wechat_id"])
+    who, anon = _with_visitors(w, "wechat", _draw(rng, w, _customer_rows(w, "wechat"), w.a["has_wechat_id"]))
+    m = len(who)
     ts, day = _times(rng, w, who, HOURS_DIGITAL)
     tp, kind = _topics(rng, w, day, WECHAT_TP)
-    c = _sort({"who": who, "ts": ts, "tp": tp, "kind": kind})
-    who, tp, kind = c["who"], c["tp"], c["kind"]
+    c = _sort({"who": who, "ts": ts, "tp": tp, "kind": kind, "anon": anon})
+    who, tp, kind, anon = c["who"], c["tp"], c["kind"], c["anon"]
     lang = _langs(rng, w, who, zh_boost=0.1)
     texts = _texts(rng, tp, kind, lang)
-    typed = rng.random(m) < 0.22
+    # Bound followers show their member card on every message. The others are known to the CRM by openid, or
+    # the agent asks for their mobile in at least one conversation (most of them give it).
+    bound = w.a["wechat_bound"][who]
+    unknown = ~bound & ~w.a["wechat_in_crm"][who]
+    typed = ~anon & ((rng.random(m) < 0.22) | (_once(rng, who) & unknown & (rng.random(m) < 0.9)))
     phone = _fmt_phone(w.col("phone", who), _choice(rng, [45, 20, 0, 0, 10, 0, 15, 10], m))
     phone = _placeholders(rng, phone, 0.03, ["000000", "N/A", PLACEHOLDER_PHONE])
     mention = typed & (rng.random(m) < 0.5)
@@ -1304,6 +1413,7 @@ def _wechat(rng: np.random.Generator, w: _World) -> _Export:
             "msg_id": _int_str(7_300_000_000_000_000_000 + np.arange(m) * 1000 + rng.integers(0, 1000, m)),
             "openid": w.col("wechat_id", who),
             "nickname": w.col("nickname", who),
+            "member_card": _when(bound, w.col("member_id", who), None),
             "create_time": pl.Series(c["ts"] * 1000 + rng.integers(0, 1000, m)),
             "msg_type": pl.repeat("text", m, eager=True),
             "content": content,
@@ -1320,19 +1430,33 @@ def _wechat(rng: np.random.Generator, w: _World) -> _Export:
     return _Export("wechat_messages.csv", "wechat", frame, "msg_id", w.pid(who))
 
 
-def _app(rng: np.random.Generator, w: _World) -> _Export:
-    m = max(1, round(VOLUME["app"] * w.n))
-    who = _draw(rng, w, m, w.a["has_device1"])
-    kiosk_n = len(w.kiosk_users)
-    k_events = rng.integers(1, 3, kiosk_n)
-    k_who = np.repeat(w.kiosk_users, k_events)
-    k_kiosk = np.repeat(w.kiosk_of, k_events)
-    who = np.concatenate([who, k_who])
-    at_kiosk = np.concatenate([np.zeros(m, dtype=bool), np.ones(len(k_who), dtype=bool)])
-    kiosk_idx = np.concatenate([np.zeros(m, dtype=np.int64), k_kiosk])
+def _device_rows(rng: np.random.Generator, w: _World, channel: str, eligible: np.ndarray) -> dict[str, np.ndarray]:
+    """App / web rows sorted by time: customers on their own devices, members' kiosk sessions (one or two each),
+    the kiosk walk-ins of this channel and its anonymous visitors (`anon`: walk-ins and visitors)."""
+    own = _draw(rng, w, _customer_rows(w, channel), eligible)
+    k_events = rng.integers(1, 3, len(w.kiosk_users))
+    walk = w.walk_in_web if channel == "web" else ~w.walk_in_web
+    who = np.concatenate([own, np.repeat(w.kiosk_users, k_events), w.walk_in[walk], w.anon[channel]])
+    n_own, n_kiosk = len(own), int(k_events.sum()) + int(walk.sum())
+    at_kiosk = np.zeros(len(who), dtype=bool)
+    at_kiosk[n_own : n_own + n_kiosk] = True
+    kiosk_idx = np.zeros(len(who), dtype=np.int64)
+    kiosk_idx[n_own : n_own + n_kiosk] = np.concatenate([np.repeat(w.kiosk_of, k_events), w.walk_in_kiosk[walk]])
     ts, day = _times(rng, w, who, HOURS_DIGITAL)
-    c = _sort({"who": who, "ts": ts, "day": day, "at_kiosk": at_kiosk, "kiosk": kiosk_idx})
-    who, day, at_kiosk = c["who"], c["day"], c["at_kiosk"]
+    rows = _sort({"who": who, "ts": ts, "day": day, "at_kiosk": at_kiosk, "kiosk": kiosk_idx})
+    rows["anon"] = w.a["visitor"][rows["who"]]
+    return rows
+
+
+def _identified_once(rng: np.random.Generator, rows: dict[str, np.ndarray], second: np.ndarray) -> np.ndarray:
+    """One row per (customer, own device or cookie) where the customer identifies, for 97 % of them."""
+    key = np.where(rows["at_kiosk"] | rows["anon"], -1, rows["who"] * 2 + second)
+    return _once(rng, key) & (key >= 0) & (rng.random(len(key)) < 0.97)
+
+
+def _app(rng: np.random.Generator, w: _World) -> _Export:
+    c = _device_rows(rng, w, "app", w.a["has_device1"])
+    who, day, at_kiosk, anon = c["who"], c["day"], c["at_kiosk"], c["anon"]
     m = len(who)
     releases = np.array([0, int(w.days * 0.3), int(w.days * 0.6), w.days - BAD_RELEASE_DAYS])
     versions = ("5.0.3", "5.1.0", "5.1.4", "5.2.0")
@@ -1340,12 +1464,17 @@ def _app(rng: np.random.Generator, w: _World) -> _Export:
     v = np.maximum(v - (rng.random(m) < 0.2), 0)
     event = _choice(rng, [72, 8, 6, 14], m)  # view, purchase, crash, feedback
     event = np.where((v == 3) & (event == 0) & (rng.random(m) < 0.08), 2, event)
+    event = np.where(anon & (event == 1), 0, event)  # buying needs an account
     event = np.where(at_kiosk, np.where(rng.random(m) < 0.3, 1, 0), event)
     tp, kind = _topics(rng, w, day, APP_FEEDBACK_TP, kind_p=[5, 45, 35, 15])
     texts = _texts(rng, tp, kind, _langs(rng, w, who))
-    device = _when(w.a["has_device2"][who] & (rng.random(m) < 0.35), w.col("device2", who), w.col("device1", who))
+    second = w.a["has_device2"][who] & ~at_kiosk & (rng.random(m) < 0.35)
+    device = _when(second, w.col("device2", who), w.col("device1", who))
     device = _when(at_kiosk, w.kiosks.gather(c["kiosk"]), device)
-    logged_in = w.a["has_member_id"][who] & (rng.random(m) < np.where(at_kiosk, 0.9, 0.75))
+    # App users are members: each of their devices is signed in at least once (a few never are), a kiosk session
+    # starts with a member-code scan; walk-ins and anonymous visitors have no member number.
+    signed_in = (rng.random(m) < 0.75) | at_kiosk | _identified_once(rng, c, second)
+    logged_in = w.a["has_member_id"][who] & signed_in
     screen = _lookup(APP_SCREENS, rng.integers(0, len(APP_SCREENS), m))
     frame = pl.DataFrame(
         {
@@ -1374,33 +1503,33 @@ def _app(rng: np.random.Generator, w: _World) -> _Export:
 
 
 def _web(rng: np.random.Generator, w: _World) -> _Export:
-    m = max(1, round(VOLUME["web"] * w.n))
-    who = _draw(rng, w, m, w.a["has_cookie1"])
-    k_events = rng.integers(1, 3, len(w.kiosk_users))
-    k_who = np.repeat(w.kiosk_users, k_events)
-    who = np.concatenate([who, k_who])
-    at_kiosk = np.concatenate([np.zeros(m, dtype=bool), np.ones(len(k_who), dtype=bool)])
-    kiosk_idx = np.concatenate([np.zeros(m, dtype=np.int64), np.repeat(w.kiosk_of, k_events)])
-    ts, day = _times(rng, w, who, HOURS_DIGITAL)
-    c = _sort({"who": who, "ts": ts, "day": day, "at_kiosk": at_kiosk, "kiosk": kiosk_idx})
-    who, day, at_kiosk = c["who"], c["day"], c["at_kiosk"]
+    c = _device_rows(rng, w, "web", w.a["web"])
+    who, day, at_kiosk, anon = c["who"], c["day"], c["at_kiosk"], c["anon"]
     m = len(who)
-    has_email = w.a["has_email"][who]
+    has_email, has_member = w.a["has_email"][who], w.a["has_member_id"][who]
     event = _choice(rng, [78, 5, 7, 10], m)  # pageview, newsletter_signup, contact_form, order_complete
     event = np.where(~has_email & ((event == 1) | (event == 2)), 0, event)
+    event = np.where(anon, 0, event)  # anonymous visitors only browse
     event = np.where(at_kiosk, np.where(rng.random(m) < 0.3, 3, 0), event)
-    member = w.a["has_member_id"][who] & (rng.random(m) < np.where(event == 3, 0.6, 0.35))
-    member |= at_kiosk & w.a["has_member_id"][who] & (rng.random(m) < 0.8)
+    second = w.a["has_cookie2"][who] & ~at_kiosk & (rng.random(m) < 0.35)
+    # Each browser of a customer is identified at least once (a few never are): members sign in, the others sign
+    # up for the newsletter or check out as a guest (e-mail if they have one; guest orders carry the mobile).
+    ident = _identified_once(rng, c, second)
+    by_email = ident & ~has_member & has_email
+    event = np.where(by_email & (event == 0), np.where(rng.random(m) < 0.5, 1, 3), event)
+    event = np.where(ident & ~has_member & ~has_email, 3, event)
+    member = has_member & ((rng.random(m) < np.where(event == 3, 0.6, 0.35)) | ident | at_kiosk)
     guest_order = (event == 3) & ~member
-    show_email = (event == 1) | (event == 2) | (guest_order & has_email & (rng.random(m) < 0.6))
+    show_email = (event == 1) | (event == 2) | (guest_order & has_email & ((rng.random(m) < 0.6) | by_email))
     email = _placeholders(rng, _mess_email(rng, w.col("email", who), 0.2, 0.05), 0.01, [PLACEHOLDER_EMAIL])
-    cookie = _when(w.a["has_cookie2"][who] & (rng.random(m) < 0.35), w.col("cookie2", who), w.col("cookie1", who))
+    cookie = _when(second, w.col("cookie2", who), w.col("cookie1", who))
     cookie = _when(at_kiosk, w.kiosks.gather(c["kiosk"]), cookie)
     tp, kind = _topics(rng, w, day, WEB_FORM_TP)
     texts = _texts(rng, tp, kind, _langs(rng, w, who))
     address = w.col("address", who)
     address_variant = _when(w.a["latin"][who], address.str.to_lowercase(), address.str.slice(3))
     address = _when(rng.random(m) < 0.25, address_variant, address)
+    ship_mobile = _fmt_phone(w.col("phone", who), _choice(rng, [70, 0, 0, 0, 10, 10, 10], m))
     page = _lookup(WEB_PAGES, rng.integers(0, len(WEB_PAGES), m))
     url = _lookup([f"{SITE}{p}" for p in ("", "/newsletter/subscribe", "/support/contact", "/checkout/success")], event)
     url = _when(event == 0, _cat(SITE, page), url)
@@ -1424,6 +1553,7 @@ def _web(rng: np.random.Generator, w: _World) -> _Export:
             ),
             "ship_address": _when(guest_order, address, None),
             "ship_postcode": _when(guest_order, w.col("postcode", who), None),
+            "ship_mobile": _when(guest_order, ship_mobile, None),
         }
     )
     bad = _bad_rows(rng, m, 4)
@@ -1462,7 +1592,7 @@ def _survey(rng: np.random.Generator, w: _World) -> _Export:
     by_email = w.a["has_email"][who] & (rng.random(m) < 0.5)
     mobile = _fmt_phone(w.col("phone", who), _choice(rng, [40, 15, 10, 10, 10, 10, 5], m))
     email = _mess_email(rng, w.col("email", who), 0.25, 0.10)
-    placeholder = rng.random(m) < 0.015
+    placeholder = (rng.random(m) < 0.015) | _once(rng, by_email.astype(np.int64))  # each kind at least once
     mobile = _when(placeholder, _lookup([PLACEHOLDER_PHONE, "000000", "N/A"], rng.integers(0, 3, m)), mobile)
     email = _when(placeholder, _lookup([PLACEHOLDER_EMAIL, "N/A"], rng.integers(0, 2, m)), email)
     submitted = _when(rng.random(m) < 0.8, _fmt_ts(c["ts"], "%Y-%m-%d %H:%M:%S"), _fmt_ts(c["ts"], "%Y-%m-%d %H:%M"))
@@ -1494,8 +1624,8 @@ def _survey(rng: np.random.Generator, w: _World) -> _Export:
 
 
 def _social(rng: np.random.Generator, w: _World) -> _Export:
-    m = max(1, round(VOLUME["social"] * w.n))
-    who = _draw(rng, w, m, w.a["has_social_handle"])
+    who, _ = _with_visitors(w, "social", _draw(rng, w, _customer_rows(w, "social"), w.a["has_social_handle"]))
+    m = len(who)
     ts, day = _times(rng, w, who, HOURS_DIGITAL)
     tp, kind = _topics(rng, w, day, SOCIAL_TP, kind_p=[15, 50, 10, 25])
     c = _sort({"who": who, "ts": ts, "tp": tp, "kind": kind})
@@ -1588,6 +1718,10 @@ social_handle = "social_handle"
 [formats]
 occurred_at = ["%Y-%m-%d %H:%M:%S"]
 birth_date = ["%Y-%m-%d", "%Y%m%d"]
+
+[profile]
+city = "city"
+member_tier = "member_level"
 """,
         "hotline_calls": f"""# Call-centre export. Local wall-clock time (Asia/Shanghai), caller numbers in many formats.
 # Abandoned calls have no talk/hold/acw time, no agent and usually no resolution; repeat calls share case_no.
@@ -1718,6 +1852,7 @@ direction = "inbound"
 """,
         "wechat_messages": f"""# WeChat customer-service messages. create_time is epoch MILLISECONDS (UTC).
 # customer_phone is a number the customer typed (any format, sometimes full-width digits or junk).
+# member_card is the member number of the card the follower bound to the service account (most members do).
 # nickname is not a real name, so it is left unmapped (kept in `extra`).
 source = "wechat"
 channel = "wechat"
@@ -1729,6 +1864,7 @@ phone_region = "CN"
 [columns]
 msg_id = "record_id"
 openid = "wechat_id"
+member_card = "member_id"
 create_time = "occurred_at"
 content = "text"
 kf_account = "agent_id"
@@ -1767,12 +1903,13 @@ feedback = "suggestion"
 """,
         "web_events": """# Website events. ts is UTC in ISO form with a literal Z.
 # cookie_id is the browser id; email comes from the newsletter/contact forms and guest checkout;
-# guest checkouts carry the shipping name/address/postcode (fuzzy-match material).
+# guest checkouts carry the receiver's mobile and the shipping name/address/postcode (fuzzy-match material).
 source = "web"
 channel = "web"
 files = ["../web_events*.csv"]
 format = "csv"
 timezone = "UTC"
+phone_region = "CN"
 
 [columns]
 event_id = "record_id"
@@ -1785,6 +1922,7 @@ message = "text"
 ship_name = "name"
 ship_address = "address"
 ship_postcode = "postcode"
+ship_mobile = "phone"
 
 [formats]
 occurred_at = ["%Y-%m-%dT%H:%M:%SZ"]
@@ -1823,7 +1961,8 @@ kind = "survey"
 direction = "inbound"
 """,
         "social_posts": """# Public social-media posts mentioning the brand. posted_at carries its offset (+08:00, or +00:00 on X).
-# Handles link to customers only through the CRM's social_handle column.
+# Handles link to customers only through the CRM's social_handle column (account linking in the member centre);
+# many posts come from people who are not customers.
 source = "social"
 channel = "social"
 files = ["../social_posts*.csv"]

@@ -11,13 +11,14 @@ from ui.format import fmt_count
 from ui.guard import page_context
 from ui.i18n import t
 from ui.navigation import PAGE_SPECS, PAGES_DIR, available_page_keys
+from ui.safe import md_escape
 
 context = page_context("home")
 principal = context.principal
-st.title(t("home.welcome", name=principal.display_name))
+st.title(t("home.welcome", name=md_escape(principal.display_name)))
 
 with transaction(context.engine) as session:
-    overview = store_overview(session)
+    overview = store_overview(session, principal)
 
 if overview.interactions == 0:
     st.subheader(t("home.empty_title"))

@@ -1,4 +1,5 @@
-"""Sign-in page: user name and password, one message for every failure, demo accounts listed in demo mode."""
+"""Sign-in page: user name and password (one message for every failure), SSO buttons when [auth] is configured,
+demo accounts listed in demo mode."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from cx.errors import AccountLockedError, AuthError
 from cx.models import User
 from ui import shell
 from ui.i18n import t
-from ui.session import sign_in
+from ui.session import SSO_ERROR_KEY, sign_in, sso_login, sso_logout, sso_providers
 
 context = shell.start()
 _, middle, _ = st.columns([1, 2, 1])
@@ -36,6 +37,17 @@ with middle:
                 st.error(t("signin.failed"), icon=":material/error:")
             else:
                 st.rerun()
+    providers = sso_providers()
+    if providers:
+        st.caption(t("sso.or"))
+        for name, label in providers.items():
+            if st.button(t("sso.button", provider=label), key=f"sso_{name}", icon=":material/key:", width="stretch"):
+                sso_login(name)
+        if st.session_state.get(SSO_ERROR_KEY):
+            st.error(t("sso.not_linked"), icon=":material/person_off:")
+            st.text(st.session_state[SSO_ERROR_KEY])
+            if st.button(t("sso.leave"), key="sso_leave"):
+                sso_logout()
     if context.settings.demo_enabled:
         with transaction(context.engine) as session:
             demo_names = list(session.scalars(select(User.username).where(User.is_demo).order_by(User.id)))

@@ -24,6 +24,17 @@ def make_app(tmp_path: Path, timeout: float = 30) -> AppTest:
     return AppTest.from_file(str(entry), default_timeout=timeout)
 
 
+def direct_page_app(tmp_path: Path, page_key: str, timeout: float = 30) -> AppTest:
+    """An AppTest that runs one page file directly, bypassing app.py and its navigation (what a tampered URL tries).
+
+    The page runs from an entry script in ``tmp_path`` so that `pages/` is not put first on sys.path (there,
+    pages/alerts.py would shadow the alerts package).
+    """
+    entry = tmp_path / f"direct_{page_key}.py"
+    entry.write_text(f"import runpy\nrunpy.run_path({page_path(page_key)!r}, run_name='__main__')\n", "utf-8")
+    return AppTest.from_file(str(entry), default_timeout=timeout)
+
+
 def signed_in_app(tmp_path: Path, engine: Engine, settings: Settings, username: str) -> AppTest:
     """An AppTest whose session is signed in as ``username`` (a real session row and signed token)."""
     from sqlalchemy import select

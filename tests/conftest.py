@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from cx.db import make_engine, migrate, transaction
 from cx.settings import Settings, load_settings
 
+# Tests start workers themselves where they test them; an app under test must not start its embedded one.
+os.environ.setdefault("CX_EMBEDDED_WORKER", "0")
+
 TEST_ADMIN_PASSWORD = "admin-test-pw-1"
 PG_URL = os.environ.get("CX_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -97,7 +100,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return load_settings(
-        environ={"CX_DATABASE_URL": db_url, "CX_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD, "CX_DEMO_MODE": "1"},
+        environ={
+            "CX_DATABASE_URL": db_url,
+            "CX_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD,
+            "CX_DEMO_MODE": "1",
+            "CX_EMBEDDED_WORKER": "0",
+        },
         secrets_path=tmp_path / "no-secrets.toml",
     )
 

@@ -13,6 +13,7 @@ from cx.db import transaction
 from cx.errors import CxError
 from cx.settings import Settings, get_settings
 from ui.i18n import LANGUAGE_NAMES, LANGUAGES, current_language, set_language, t
+from ui.safe import md_escape
 from ui.session import current_principal, sign_out, sync_cookie
 from ui.store import get_store
 
@@ -31,7 +32,7 @@ def start() -> AppContext:
         engine = get_store(settings)
         principal = current_principal(engine)
     except CxError as exc:
-        st.error(f"{t('shell.store_error')}\n\n{exc}", icon=":material/error:")
+        st.error(f"{t('shell.store_error')}\n\n{md_escape(exc)}", icon=":material/error:")
         st.stop()
     return AppContext(settings=settings, engine=engine, principal=principal)
 
@@ -59,11 +60,11 @@ def sidebar(context: AppContext) -> None:
         role_label = t(f"role.{principal.role.value}")
         scope = principal.department or principal.team
         st.caption(
-            f"{principal.display_name} · {role_label}"
-            + (f" · {t(f'dept.{scope}')}" if principal.department else (f" · {scope}" if scope else ""))
+            f"{md_escape(principal.display_name)} · {role_label}"
+            + (f" · {t(f'dept.{scope}')}" if principal.department else (f" · {md_escape(scope)}" if scope else ""))
         )
         with transaction(context.engine) as session:
-            open_alerts = open_alert_count(session, principal.user_id)
+            open_alerts = open_alert_count(session, principal)
         if open_alerts:
             st.badge(t("shell.open_alerts", count=open_alerts), icon=":material/notifications_active:", color="red")
         language_switch()

@@ -12,7 +12,10 @@ from ui.navigation import PAGE_SPECS, PAGES_DIR
 
 
 def _nav_labels(page) -> list[str]:
-    return [label.strip() for label in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]
+    # a link's text is "<material icon name>\n\n<label>": keep the label
+    return [
+        text.strip().splitlines()[-1].strip() for text in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()
+    ]
 
 
 def _expected_labels(role: Role) -> list[str]:

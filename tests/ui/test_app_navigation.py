@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from cx import auth
-from cx.access import PAGES, Role, pages_for
 from cx.db import transaction
-from cx.models import AuditEntry
 from cx.settings import Settings, get_settings
-from tests.apptest import make_app, page_path, signed_in_app
-from ui.navigation import PAGE_SPECS, PAGES_DIR
+from tests.apptest import make_app
 
 
 @pytest.fixture
@@ -63,38 +60,4 @@ def test_sign_in_then_home(tmp_path: Path, app_env: Settings) -> None:
     assert app.session_state["cx_token"]
 
 
-@pytest.mark.parametrize("role", list(Role))
-def test_navigation_registers_only_the_roles_pages(
-    tmp_path: Path, app_env: Settings, engine: Engine, role: Role
-) -> None:
-    username = next(name for name, _d, r, _dep, _t in auth.DEMO_ACCOUNTS if r == role)
-    app = signed_in_app(tmp_path, engine, app_env, username).run()
-    assert not app.exception, app.exception
-    registered = {Path(info["script_path"]).resolve() for info in app._registered_pages.values()}
-    present = {key for key in pages_for(role) if (PAGES_DIR / PAGE_SPECS[key].file).is_file()}
-    assert registered == {(PAGES_DIR / PAGE_SPECS[key].file).resolve() for key in present}
-
-
-@pytest.mark.parametrize(("role", "page"), [(r, p) for r in Role for p in PAGES if r not in PAGES[p]])
-def test_page_refuses_a_role_that_may_not_open_it(
-    tmp_path: Path, app_env: Settings, engine: Engine, role: Role, page: str
-) -> None:
-    """Even when a page file is run directly (as a tampered URL would), its own guard refuses and audits."""
-    if not Path(page_path(page)).is_file():
-        pytest.skip(f"page {page} is not built yet")
-    username = next(name for name, _d, r, _dep, _t in auth.DEMO_ACCOUNTS if r == role)
-    with transaction(engine) as session:
-        user_id = session.scalar(select(auth.User.id).where(auth.User.username == username))
-        token = auth.start_session(session, auth.principal_of(session.get(auth.User, user_id)), app_env)
-    from streamlit.testing.v1 import AppTest
-
-    app = AppTest.from_file(page_path(page), default_timeout=30)
-    app.session_state["cx_token"] = token
-    app.run()
-    assert not app.exception
-    assert any("无权打开此页面" in e.value for e in app.error)
-    with transaction(engine) as session:
-        denied = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "page.open", AuditEntry.outcome == "denied")
-        ).all()
-    assert [(d.object_id, d.username) for d in denied] == [(page, username)]
+# The (role, page) matrix — navigation and direct URL — is tests/ui/test_security_matrix.py.

@@ -91,6 +91,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Demo accounts created (password `{password}`): {accounts}",
         "已创建演示账号（密码 `{password}`）：{accounts}",
     ),
+    "home.continue": ("Continue", "继续"),
     "home.import_files": ("Import channel exports", "导入渠道导出文件"),
     "home.import_hint": (
         "Use the command line for large files: `python -m etl run PATH --mapping FILE` (see the README).",

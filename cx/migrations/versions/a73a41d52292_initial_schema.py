@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 9f802431f8bd
+Revision ID: a73a41d52292
 Revises: 
-Create Date: 2026-11-23 05:32:32.231593
+Create Date: 2026-11-23 06:22:14.770186
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import cx.types
 from sqlalchemy.dialects import postgresql
 
-revision = '9f802431f8bd'
+revision = 'a73a41d52292'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -65,9 +65,12 @@ def upgrade() -> None:
     sa.Column('department', sa.String(length=64), nullable=False),
     sa.Column('team', sa.String(length=64), nullable=False),
     sa.Column('agent_id', sa.String(length=64), nullable=False),
+    sa.Column('segment', sa.String(length=64), nullable=False),
     sa.Column('interactions', sa.Integer(), nullable=False),
     sa.Column('customers', sa.Integer(), nullable=False),
     sa.Column('inbound_contacts', sa.Integer(), nullable=False),
+    sa.Column('digital_contacts', sa.Integer(), nullable=False),
+    sa.Column('after_hours_contacts', sa.Integer(), nullable=False),
     sa.Column('complaints', sa.Integer(), nullable=False),
     sa.Column('repeat_contacts', sa.Integer(), nullable=False),
     sa.Column('nps_responses', sa.Integer(), nullable=False),
@@ -87,6 +90,7 @@ def upgrade() -> None:
     sa.Column('handle_s_sum', sa.Float(), nullable=False),
     sa.Column('offered', sa.Integer(), nullable=False),
     sa.Column('answered', sa.Integer(), nullable=False),
+    sa.Column('answered_waits', sa.Integer(), nullable=False),
     sa.Column('answered_wait_s_sum', sa.Float(), nullable=False),
     sa.Column('answered_within_sl', sa.Integer(), nullable=False),
     sa.Column('abandoned', sa.Integer(), nullable=False),
@@ -95,13 +99,30 @@ def upgrade() -> None:
     sa.Column('cases_resolved', sa.Integer(), nullable=False),
     sa.Column('sla_measured', sa.Integer(), nullable=False),
     sa.Column('sla_breached', sa.Integer(), nullable=False),
+    sa.Column('customers_gained', sa.Integer(), nullable=False),
+    sa.Column('customers_lost', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_facts')),
-    sa.UniqueConstraint('day', 'channel', 'stage', 'touchpoint', 'department', 'team', 'agent_id', name='uq_daily_facts_key')
+    sa.UniqueConstraint('day', 'channel', 'stage', 'touchpoint', 'department', 'team', 'agent_id', 'segment', name='uq_daily_facts_key')
     )
     with op.batch_alter_table('daily_facts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_daily_facts_day'), ['day'], unique=False)
+        batch_op.create_index('ix_daily_facts_day_stock', ['day', 'cases_opened', 'cases_resolved', 'customers_gained', 'customers_lost'], unique=False)
         batch_op.create_index('ix_daily_facts_day_touchpoint', ['day', 'touchpoint'], unique=False)
+        batch_op.create_index('ix_daily_facts_department_day', ['department', 'day', 'cases_opened', 'cases_resolved', 'customers_gained', 'customers_lost'], unique=False)
+        batch_op.create_index('ix_daily_facts_team_day', ['team', 'day', 'cases_opened', 'cases_resolved', 'customers_gained', 'customers_lost'], unique=False)
 
+    op.create_table('faq_candidates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('title', sa.String(length=500), nullable=False),
+    sa.Column('question', sa.String(length=500), nullable=False),
+    sa.Column('keywords', sa.String(length=500), nullable=False),
+    sa.Column('example_interaction_id', sa.String(length=255), nullable=True),
+    sa.Column('texts', sa.Integer(), nullable=False),
+    sa.Column('created_at', cx.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', cx.types.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_faq_candidates'))
+    )
     op.create_table('identifiers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('profile_id', sa.String(length=40), nullable=False),
@@ -172,8 +193,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_interactions_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index('ix_interactions_birth_date', ['birth_date'], unique=False, sqlite_where=sa.text('birth_date IS NOT NULL'), postgresql_where=sa.text('birth_date IS NOT NULL'))
         batch_op.create_index(batch_op.f('ix_interactions_case_id'), ['case_id'], unique=False)
         batch_op.create_index('ix_interactions_occurred_channel', ['occurred_at', 'channel'], unique=False)
+        batch_op.create_index('ix_interactions_postcode', ['postcode'], unique=False, sqlite_where=sa.text('postcode IS NOT NULL'), postgresql_where=sa.text('postcode IS NOT NULL'))
         batch_op.create_index('ix_interactions_profile_occurred', ['profile_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_interactions_source_record', ['source', 'record_id'], unique=True)
         batch_op.create_index(batch_op.f('ix_interactions_touchpoint'), ['touchpoint'], unique=False)
@@ -261,6 +284,24 @@ def upgrade() -> None:
     sa.UniqueConstraint('oidc_subject', name=op.f('uq_users_oidc_subject')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('voc_keywords',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('stage', sa.String(length=64), nullable=False),
+    sa.Column('touchpoint', sa.String(length=64), nullable=False),
+    sa.Column('label', sa.String(length=16), nullable=False),
+    sa.Column('term_type', sa.String(length=8), nullable=False),
+    sa.Column('term', sa.String(length=100), nullable=False),
+    sa.Column('texts', sa.Integer(), nullable=False),
+    sa.Column('sentiment_sum', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voc_keywords')),
+    sa.UniqueConstraint('day', 'channel', 'stage', 'touchpoint', 'label', 'term_type', 'term', name='uq_voc_keywords_key')
+    )
+    with op.batch_alter_table('voc_keywords', schema=None) as batch_op:
+        batch_op.create_index('ix_voc_keywords_term_day', ['term', 'day'], unique=False)
+        batch_op.create_index('ix_voc_keywords_type_day', ['term_type', 'day'], unique=False)
+
     op.create_table('worker_leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=200), nullable=False),
@@ -280,6 +321,7 @@ def upgrade() -> None:
     sa.Column('updated_by', sa.Integer(), nullable=True),
     sa.Column('updated_at', cx.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('last_evaluated_at', cx.types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('watermark', sa.BigInteger(), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_alert_rules_created_by_users')),
     sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_alert_rules_updated_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_rules')),
@@ -362,9 +404,47 @@ def upgrade() -> None:
     sa.Column('watermark', cx.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('batch_id', sa.Integer(), nullable=False),
     sa.Column('loaded_at', cx.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('columns', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('modified_at', cx.types.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['batch_id'], ['load_batches.id'], name=op.f('fk_source_files_batch_id_load_batches')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_source_files')),
     sa.UniqueConstraint('source', 'path', name='uq_source_files_source_path')
+    )
+    op.create_table('text_insights',
+    sa.Column('interaction_id', sa.String(length=255), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('label', sa.String(length=16), nullable=False),
+    sa.Column('confidence', sa.Float(), nullable=False),
+    sa.Column('sentiment', sa.Float(), nullable=False),
+    sa.Column('terms', sa.Text(), nullable=False),
+    sa.Column('topics', sa.Text(), nullable=False),
+    sa.Column('question', sa.String(length=500), nullable=True),
+    sa.Column('faq_id', sa.Integer(), nullable=True),
+    sa.Column('kind_filled', sa.Boolean(), nullable=False),
+    sa.Column('analysed_at', cx.types.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['faq_id'], ['faq_candidates.id'], name=op.f('fk_text_insights_faq_id_faq_candidates'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('interaction_id', name=op.f('pk_text_insights'))
+    )
+    with op.batch_alter_table('text_insights', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_text_insights_faq_id'), ['faq_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_text_insights_label'), ['label'], unique=False)
+
+    op.create_table('user_dictionary',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('term', sa.String(length=100), nullable=False),
+    sa.Column('canonical', sa.String(length=100), nullable=True),
+    sa.Column('topic', sa.String(length=64), nullable=True),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', cx.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', cx.types.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_user_dictionary_created_by_users')),
+    sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_user_dictionary_updated_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_dictionary')),
+    sa.UniqueConstraint('term', name=op.f('uq_user_dictionary_term'))
     )
     op.create_table('user_sessions',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -396,6 +476,7 @@ def upgrade() -> None:
     sa.Column('window_end', cx.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('owner_user_id', sa.Integer(), nullable=True),
     sa.Column('owner_team', sa.String(length=64), nullable=True),
+    sa.Column('owner_department', sa.String(length=64), nullable=True),
     sa.Column('escalation_step', sa.Integer(), nullable=False),
     sa.Column('next_escalation_at', cx.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('due_at', cx.types.UtcDateTime(timezone=True), nullable=True),
@@ -416,8 +497,10 @@ def upgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alerts_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_next_escalation_at'), ['next_escalation_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alerts_owner_department'), ['owner_department'], unique=False)
         batch_op.create_index('ix_alerts_owner_status', ['owner_user_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_profile_id'), ['profile_id'], unique=False)
+        batch_op.create_index('ix_alerts_rule_entity_created', ['rule_id', 'entity_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_rule_id'), ['rule_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_status'), ['status'], unique=False)
 
@@ -545,8 +628,10 @@ def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alerts_status'))
         batch_op.drop_index(batch_op.f('ix_alerts_rule_id'))
+        batch_op.drop_index('ix_alerts_rule_entity_created')
         batch_op.drop_index(batch_op.f('ix_alerts_profile_id'))
         batch_op.drop_index('ix_alerts_owner_status')
+        batch_op.drop_index(batch_op.f('ix_alerts_owner_department'))
         batch_op.drop_index(batch_op.f('ix_alerts_next_escalation_at'))
         batch_op.drop_index(batch_op.f('ix_alerts_created_at'))
 
@@ -555,6 +640,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    op.drop_table('user_dictionary')
+    with op.batch_alter_table('text_insights', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_text_insights_label'))
+        batch_op.drop_index(batch_op.f('ix_text_insights_faq_id'))
+
+    op.drop_table('text_insights')
     op.drop_table('source_files')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_source'))
@@ -570,6 +661,11 @@ def downgrade() -> None:
     op.drop_table('board_configs')
     op.drop_table('alert_rules')
     op.drop_table('worker_leases')
+    with op.batch_alter_table('voc_keywords', schema=None) as batch_op:
+        batch_op.drop_index('ix_voc_keywords_type_day')
+        batch_op.drop_index('ix_voc_keywords_term_day')
+
+    op.drop_table('voc_keywords')
     op.drop_table('users')
     op.drop_table('suppression_list')
     with op.batch_alter_table('profiles', schema=None) as batch_op:
@@ -586,8 +682,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_interactions_touchpoint'))
         batch_op.drop_index('ix_interactions_source_record')
         batch_op.drop_index('ix_interactions_profile_occurred')
+        batch_op.drop_index('ix_interactions_postcode', sqlite_where=sa.text('postcode IS NOT NULL'), postgresql_where=sa.text('postcode IS NOT NULL'))
         batch_op.drop_index('ix_interactions_occurred_channel')
         batch_op.drop_index(batch_op.f('ix_interactions_case_id'))
+        batch_op.drop_index('ix_interactions_birth_date', sqlite_where=sa.text('birth_date IS NOT NULL'), postgresql_where=sa.text('birth_date IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_interactions_batch_id'))
 
     op.drop_table('interactions')
@@ -600,8 +698,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identifiers_profile_id'))
 
     op.drop_table('identifiers')
+    op.drop_table('faq_candidates')
     with op.batch_alter_table('daily_facts', schema=None) as batch_op:
+        batch_op.drop_index('ix_daily_facts_team_day')
+        batch_op.drop_index('ix_daily_facts_department_day')
         batch_op.drop_index('ix_daily_facts_day_touchpoint')
+        batch_op.drop_index('ix_daily_facts_day_stock')
         batch_op.drop_index(batch_op.f('ix_daily_facts_day'))
 
     op.drop_table('daily_facts')
