@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-import phonenumbers
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import func, select
@@ -28,6 +27,7 @@ from cx import audit
 from cx.access import Principal, mask_phone, mask_value, require
 from cx.errors import ValidationError
 from cx.models import AuditEntry, Identifier, LoadBatch, Profile
+from cx.suppression import normalise_email, parse_e164
 
 QueryKind = Literal["empty", "phone", "email", "id", "name"]
 
@@ -65,25 +65,7 @@ def normalise_phone(value: str | None, region: str = "CN") -> str | None:
     """
     if value is None:
         return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        number = phonenumbers.parse(text, region.upper())
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(value: str | None) -> str | None:
-    """An e-mail address as the ETL stores it: NFKC, trimmed, lower-cased (``  Zhang.Wei@Example.COM`` ->
-    ``zhang.wei@example.com``); None when empty."""
-    if value is None:
-        return None
-    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    return text or None
+    return parse_e164(str(value).strip(), region)
 
 
 def _is_han(ch: str) -> bool:

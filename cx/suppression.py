@@ -34,7 +34,12 @@ def normalise_phone(value: str | None, region: str = "CN") -> str | None:
     """
     if value is None:
         return None
-    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return parse_e164(unicodedata.normalize("NFKC", str(value)).strip(), region)
+
+
+def parse_e164(text: str, region: str = "CN") -> str | None:
+    """Prepared (trimmed) text as E.164 when ``phonenumbers.parse(text, region)`` gives a valid number, else None
+    (also for empty text)."""
     if not text:
         return None
     try:

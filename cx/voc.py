@@ -121,6 +121,36 @@ def _frame(session: Session, statement: Select[Any], schema: dict[str, Any]) -> 
     return pl.DataFrame(session.execute(statement).all(), schema=schema, orient="row")
 
 
+def keyword_rows(session: Session, *conditions: Any) -> pl.DataFrame:
+    """The per-text rows :func:`keyword_facts` reads (occurred_at, channel, stage, touchpoint, label, sentiment,
+    terms, topics) of the analysed interactions that meet ``conditions`` (SQL conditions on the two tables)."""
+    return _frame(
+        session,
+        select(
+            Interaction.occurred_at,
+            Interaction.channel,
+            Interaction.stage,
+            Interaction.touchpoint,
+            TextInsight.label,
+            TextInsight.sentiment,
+            TextInsight.terms,
+            TextInsight.topics,
+        )
+        .join(TextInsight, TextInsight.interaction_id == Interaction.interaction_id)
+        .where(*conditions),
+        {
+            "occurred_at": pl.Datetime("us", "UTC"),
+            "channel": pl.String,
+            "stage": pl.String,
+            "touchpoint": pl.String,
+            "label": pl.String,
+            "sentiment": pl.Float64,
+            "terms": pl.String,
+            "topics": pl.String,
+        },
+    )
+
+
 def _interaction_conditions(filters: Filters, timezone: str) -> list[Any]:
     low, high = utc_bounds(filters.start, filters.end, timezone)
     conditions: list[Any] = [Interaction.occurred_at >= low, Interaction.occurred_at < high]
@@ -182,31 +212,7 @@ def _facts(
                 query = query.where(column.in_(list(values)))
         frame = _frame(session, query, schema)
         return frame.with_columns(pl.col("texts").cast(pl.Int64), pl.col("sentiment_sum").cast(pl.Float64))
-    rows = _frame(
-        session,
-        select(
-            Interaction.occurred_at,
-            Interaction.channel,
-            Interaction.stage,
-            Interaction.touchpoint,
-            TextInsight.label,
-            TextInsight.sentiment,
-            TextInsight.terms,
-            TextInsight.topics,
-        )
-        .join(TextInsight, TextInsight.interaction_id == Interaction.interaction_id)
-        .where(*_interaction_conditions(filters, timezone)),
-        {
-            "occurred_at": pl.Datetime("us", "UTC"),
-            "channel": pl.String,
-            "stage": pl.String,
-            "touchpoint": pl.String,
-            "label": pl.String,
-            "sentiment": pl.Float64,
-            "terms": pl.String,
-            "topics": pl.String,
-        },
-    )
+    rows = keyword_rows(session, *_interaction_conditions(filters, timezone))
     facts = keyword_facts(rows.lazy(), timezone).filter(pl.col("term_type") == term_type)
     if labels:
         facts = facts.filter(pl.col("label").is_in(list(labels)))
@@ -1013,6 +1019,7 @@ __all__ = [
     "interaction_insights",
     "keyword_facts",
     "keyword_hits",
+    "keyword_rows",
     "label_mix",
     "mask_free_text",
     "pack_terms",

@@ -175,3 +175,30 @@ def group_questions(
         ]
     )
     return Grouping(result, numbering.height, exact.height - open_keys.height + len(joined))
+
+
+def faq_representatives(fresh: pl.DataFrame) -> pl.DataFrame:
+    """One row per new group (group, question, lang, clean, example), in group order: the group's most frequent
+    key, that key's most frequent wording (``clean``) and, as ``example``, the interaction_id of the latest text
+    with that key and wording.
+
+    ``fresh``: keyed question rows of new groups (group, question, lang, clean, interaction_id, occurred_at).
+    """
+    key_counts = (
+        fresh.group_by("group", "question", "lang")
+        .agg(pl.len().alias("n"))
+        .sort(["group", "n", "question"], descending=[False, True, False])
+    )
+    leaders = key_counts.unique("group", keep="first", maintain_order=True)
+    wording = (
+        fresh.join(leaders.select("group", "question"), on=["group", "question"])
+        .group_by("group", "clean")
+        .agg(pl.len().alias("n"), pl.col("interaction_id").sort_by("occurred_at").last().alias("example"))
+        .sort(["group", "n", "clean"], descending=[False, True, False])
+        .unique("group", keep="first", maintain_order=True)
+    )
+    return (
+        leaders.join(wording.select("group", "clean", "example"), on="group")
+        .sort("group")
+        .select("group", "question", "lang", "clean", "example")
+    )

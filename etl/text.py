@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from cx.access import Principal, require
 from cx.models import FaqCandidate, Interaction, TextInsight, UserDictionaryTerm, VocKeyword
 from cx.types import utcnow
-from cx.voc import keyword_facts, pack_terms
+from cx.voc import keyword_facts, keyword_rows, pack_terms
 from etl import faq
 from etl.text_classify import Lexicon, classify, default_lexicon, default_topics, tag_topics, topics_with_dictionary
 from etl.text_tokenise import DictionaryTerm, Tokenizer, clean_texts, content_terms, question_sentence, tokenise
@@ -244,21 +244,7 @@ def _assign_faq(session: Session, analysed: pl.DataFrame) -> tuple[pl.DataFrame,
     if fresh.height:
         candidates: dict[int, FaqCandidate] = {}
         # representative: the most frequent key of the group, its most frequent wording, its latest text
-        key_counts = (
-            fresh.group_by("group", "question", "lang")
-            .agg(pl.len().alias("n"))
-            .sort(["group", "n", "question"], descending=[False, True, False])
-        )
-        leaders = key_counts.unique("group", keep="first", maintain_order=True)
-        wording = (
-            fresh.join(leaders.select("group", "question"), on=["group", "question"])
-            .group_by("group", "clean")
-            .agg(pl.len().alias("n"), pl.col("interaction_id").sort_by("occurred_at").last().alias("example"))
-            .sort(["group", "n", "clean"], descending=[False, True, False])
-            .unique("group", keep="first", maintain_order=True)
-        )
-        summary = leaders.join(wording.select("group", "clean", "example"), on="group").sort("group")
-        for row in summary.iter_rows(named=True):
+        for row in faq.faq_representatives(fresh).iter_rows(named=True):
             title = row["clean"][:1].upper() + row["clean"][1:]
             candidate = FaqCandidate(
                 lang=row["lang"],
@@ -326,19 +312,7 @@ def analyse_texts(
     for part in _chunks(ids):
         session.execute(delete(TextInsight).where(TextInsight.interaction_id.in_(part)))
     now = utcnow()
-    records = analysed.select(
-        "interaction_id",
-        pl.col("lang").fill_null(""),
-        "label",
-        "confidence",
-        "sentiment",
-        pack_terms_expr("terms").alias("terms"),
-        pack_terms_expr("topics").alias("topics"),
-        "question",
-        "faq_id",
-        "kind_filled",
-        pl.lit(now).alias("analysed_at"),
-    ).to_dicts()
+    records = analysed.select(insight_columns(now)).to_dicts()
     for part in _chunks(records):
         session.execute(insert(TextInsight), list(part))
     kinds = analysed.filter(pl.col("source_kind").is_null()).select(
@@ -379,6 +353,23 @@ def pack_terms_expr(column: str) -> pl.Expr:
     )
 
 
+def insight_columns(now: datetime) -> list[pl.Expr]:
+    """The ``text_insights`` row of each analysed text (with its faq_id and kind_filled), analysed at ``now``."""
+    return [
+        pl.col("interaction_id"),
+        pl.col("lang").fill_null(""),
+        pl.col("label"),
+        pl.col("confidence"),
+        pl.col("sentiment"),
+        pack_terms_expr("terms").alias("terms"),
+        pack_terms_expr("topics").alias("topics"),
+        pl.col("question"),
+        pl.col("faq_id").cast(pl.Int64),
+        pl.col("kind_filled"),
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("analysed_at"),
+    ]
+
+
 def _utc_bounds(days: Sequence[date], timezone: str) -> tuple[datetime, datetime]:
     zone = ZoneInfo(timezone)
     start = datetime.combine(min(days), datetime.min.time(), zone)
@@ -393,31 +384,7 @@ def refresh_keywords(session: Session, days: Sequence[date], timezone: str) -> i
     for part in _chunks(sorted(days), 500):
         session.execute(delete(VocKeyword).where(VocKeyword.day.in_(part)))
     start, end = _utc_bounds(days, timezone)
-    rows = _frame(
-        session,
-        select(
-            Interaction.occurred_at,
-            Interaction.channel,
-            Interaction.stage,
-            Interaction.touchpoint,
-            TextInsight.label,
-            TextInsight.sentiment,
-            TextInsight.terms,
-            TextInsight.topics,
-        )
-        .join(TextInsight, TextInsight.interaction_id == Interaction.interaction_id)
-        .where(Interaction.occurred_at >= start, Interaction.occurred_at < end),
-        {
-            "occurred_at": pl.Datetime("us", "UTC"),
-            "channel": pl.String,
-            "stage": pl.String,
-            "touchpoint": pl.String,
-            "label": pl.String,
-            "sentiment": pl.Float64,
-            "terms": pl.String,
-            "topics": pl.String,
-        },
-    )
+    rows = keyword_rows(session, Interaction.occurred_at >= start, Interaction.occurred_at < end)
     facts = keyword_facts(rows.lazy(), timezone).filter(pl.col("day").is_in(list(days))).collect()
     for part in _chunks(facts.to_dicts(), 20_000):
         session.execute(insert(VocKeyword), list(part))

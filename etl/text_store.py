@@ -29,7 +29,7 @@ from cx.models import FaqCandidate, Interaction, LoadBatch, TextInsight, VocKeyw
 from cx.types import utcnow
 from cx.voc import keyword_facts, pack_terms
 from etl import faq, load
-from etl.text import KIND_LABELS, TextResources, TextRunResult, analyse_frame, pack_terms_expr
+from etl.text import KIND_LABELS, TextResources, TextRunResult, analyse_frame, insight_columns
 
 #: Distinct texts above which tokenising uses a pool of two processes.
 POOL_ABOVE: Final = 60_000
@@ -72,22 +72,9 @@ def _new_candidates(keyed: pl.DataFrame, first_id: int, now: datetime) -> pl.Dat
     fresh = keyed.filter(pl.col("group").is_not_null())
     if fresh.is_empty():
         return pl.DataFrame(schema={"id": pl.Int64, "group": pl.Int64})
-    key_counts = (
-        fresh.group_by("group", "question", "lang")
-        .agg(pl.len().alias("n"))
-        .sort(["group", "n", "question"], descending=[False, True, False])
-    )
-    leaders = key_counts.unique("group", keep="first", maintain_order=True)
-    wording = (
-        fresh.join(leaders.select("group", "question"), on=["group", "question"])
-        .group_by("group", "clean")
-        .agg(pl.len().alias("n"), pl.col("interaction_id").sort_by("occurred_at").last().alias("example"))
-        .sort(["group", "n", "clean"], descending=[False, True, False])
-        .unique("group", keep="first", maintain_order=True)
-    )
-    summary = leaders.join(wording.select("group", "clean", "example"), on="group").sort("group")
+    representatives = faq.faq_representatives(fresh)
     rows = []
-    for index, row in enumerate(summary.iter_rows(named=True)):  # one row per new FAQ group (few)
+    for index, row in enumerate(representatives.iter_rows(named=True)):  # one row per new FAQ group (few)
         title = row["clean"][:1].upper() + row["clean"][1:]
         rows.append(
             {
@@ -226,22 +213,7 @@ def analyse_batch(
         analysed = analysed.join(keyed, on="interaction_id", how="left").with_columns(
             (pl.col("source_kind").is_null() & pl.col("label").is_in(list(KIND_LABELS))).alias("kind_filled")
         )
-        writer.append(
-            TextInsight.__table__,
-            analysed.select(
-                "interaction_id",
-                pl.col("lang").fill_null(""),
-                "label",
-                "confidence",
-                "sentiment",
-                pack_terms_expr("terms").alias("terms"),
-                pack_terms_expr("topics").alias("topics"),
-                "question",
-                pl.col("faq_id").cast(pl.Int64),
-                "kind_filled",
-                pl.lit(now).cast(_TS).alias("analysed_at"),
-            ),
-        )
+        writer.append(TextInsight.__table__, analysed.select(insight_columns(now)))
         kinds = analysed.filter(pl.col("source_kind").is_null()).select(
             "interaction_id", pl.when(pl.col("kind_filled")).then(pl.col("label")).alias("kind")
         )
