@@ -16,10 +16,12 @@ for a private-use character before segmentation and swapped back afterwards.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from multiprocessing import get_context
@@ -29,6 +31,8 @@ from typing import Any, Final
 import polars as pl
 
 from cx.errors import ValidationError
+
+log = logging.getLogger(__name__)
 
 DATA_DIR: Final = Path(__file__).resolve().parent / "data"
 BOUNDARY: Final = ","
@@ -282,10 +286,17 @@ class Tokenizer:
                 (values[i : i + size], flags[i : i + size] if flags is not None else None)
                 for i in range(0, len(values), size)
             ]
-            with ProcessPoolExecutor(
-                self.workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(self.terms, self.hmm)
-            ) as pool:
-                out = [joined for part in pool.map(_cut_in_worker, chunks) for joined in part]
+            try:
+                with ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(self.terms, self.hmm),
+                ) as pool:
+                    out = [joined for part in pool.map(_cut_in_worker, chunks) for joined in part]
+            except BrokenProcessPool:  # a worker died (killed, out of memory): finish here rather than lose the batch
+                log.warning("a tokenising process died; tokenising the %d texts in this process", len(values))
+                out = _cut_with(self._state, values, flags)
         else:
             out = _cut_with(self._state, values, flags)
         return pl.Series(texts.name, out, dtype=pl.String)
