@@ -667,26 +667,21 @@ class StoreIdentityStore:
         )
         return found.select(schema.keys()).cast(schema)  # type: ignore[arg-type]
 
-    def profiles_in_blocks(self, birth_dates: Sequence[object], postcodes: Sequence[str]) -> list[str]:
+    def block_members(self, birth_dates: Sequence[object], postcodes: Sequence[str]) -> pl.DataFrame:
         """Compared as stored (birth dates as dates), so the partial indexes on birth_date / postcode are used."""
+        from etl.identity import BLOCK_MEMBER_COLUMNS
+
         table = self._interactions()
-        found: set[str] = set()
+        found = []
         if birth_dates:
             values = pl.Series("birth_date", list(birth_dates)).cast(pl.Date, strict=False).drop_nulls()
             if values.len():
-                found |= set(
-                    read_matching(self.engine, table, ("profile_id",), values.to_frame())
-                    .get_column("profile_id")
-                    .drop_nulls()
-                )
+                found.append(read_matching(self.engine, table, BLOCK_MEMBER_COLUMNS, values.to_frame()))
         if postcodes:
             values = pl.Series("postcode", list(postcodes), dtype=pl.String)
-            found |= set(
-                read_matching(self.engine, table, ("profile_id",), values.to_frame())
-                .get_column("profile_id")
-                .drop_nulls()
-            )
-        return sorted(found)
+            found.append(read_matching(self.engine, table, BLOCK_MEMBER_COLUMNS, values.to_frame()))
+        schema = {"profile_id": pl.String, "name": pl.String, "birth_date": pl.Date, "postcode": pl.String}
+        return pl.concat([f.cast(schema) for f in found]) if found else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
 
     def records_of_profiles(self, profile_ids: Sequence[str]) -> pl.DataFrame:
         from etl.identity import RECORD_COLUMNS

@@ -106,9 +106,15 @@ dimensions = ("channel", "touchpoint", "stage", "team") + (("agent_id",) if scop
 snapshot: dict[str, object] = {}
 
 
+#: Set while board_view runs: the nested analysis fragment then needs no second check of the viewer.
+_viewer_checked: list[bool] = [False]
+
+
 def _same_viewer() -> None:
     """A fragment rerun skips page_context: re-read the signed-in person and rerun the whole page (which checks it
-    again and refuses if needed) when they are no longer the one this board was built for."""
+    again and refuses if needed) when they are no longer the one this board was built for. Once per rerun."""
+    if _viewer_checked[0]:
+        return
     if current_principal(engine) != principal:
         st.rerun()
 
@@ -175,6 +181,14 @@ def _exports() -> None:
 def board_view() -> None:
     """Filter bar, exports, tiles and analysis: a filter change reruns this part of the page only."""
     _same_viewer()
+    _viewer_checked[0] = True
+    try:
+        _board_view()
+    finally:
+        _viewer_checked[0] = False
+
+
+def _board_view() -> None:
     filters = filter_bar(
         ctx.settings.timezone,
         stages=labels.stage_pairs(language),

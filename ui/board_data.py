@@ -28,6 +28,9 @@ from cx.settings import get_settings
 from ui.store import get_store
 
 TTL_S = 300
+#: Cache keys of the board's value objects: their repr (frozen dataclasses of strings, numbers, dates and tuples;
+#: every field is in it). Streamlit's generic hashing of dataclasses cost ~40 ms per board rerun.
+_KEYS = {BoardScope: repr, Filters: repr, Tile: repr}
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def journey_labels(database_url: str, principal: Principal) -> JourneyLabels:
     return _journey_labels(database_url, principal)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(ttl=TTL_S, show_spinner=False, hash_funcs=_KEYS)
 def _tiles(
     database_url: str, role: str, scope: BoardScope, filters: Filters, tiles: tuple[Tile, ...], _principal: Principal
 ) -> list[bq.TileValue]:
@@ -118,7 +121,7 @@ def tiles(
     return _tiles(database_url, principal.role.value, scope, filters, tiles, principal)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(ttl=TTL_S, show_spinner=False, hash_funcs=_KEYS)
 def _trend(
     database_url: str, role: str, scope: BoardScope, filters: Filters, key: str, _principal: Principal
 ) -> pl.DataFrame:
@@ -131,7 +134,7 @@ def trend(database_url: str, principal: Principal, scope: BoardScope, filters: F
     return _trend(database_url, principal.role.value, scope, filters, key, principal)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(ttl=TTL_S, show_spinner=False, hash_funcs=_KEYS)
 def _breakdowns(
     database_url: str,
     role: str,
@@ -155,7 +158,7 @@ def breakdowns(
     return _breakdowns(database_url, principal.role.value, scope, filters, key, dimensions, principal)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(ttl=TTL_S, show_spinner=False, hash_funcs=_KEYS)
 def _has_facts(database_url: str, role: str, scope: BoardScope, _principal: Principal) -> bool:
     with transaction(_engine(database_url)) as session:
         return bq.has_facts(session, _principal, scope)

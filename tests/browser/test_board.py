@@ -48,14 +48,13 @@ def test_department_head_board_date_range_drill_down_and_export(page, board_app:
     main = page.locator("[data-testid=stMain]")
     assert "客服部" in main.locator("h1").first.inner_text()
     assert page.locator("[data-testid=stMetric]").count() == 8
-    dimensions = page.locator("[data-testid=stMain] [data-testid=stButtonGroup]").nth(1).inner_text()
+    dimensions = page.locator("[data-testid=stMain] [data-testid=stButtonGroup]").filter(has_text="分维度").inner_text()
     assert "渠道" in dimensions and "坐席" not in dimensions  # no agent level for department heads
 
     # change the date range: last 30 days -> last 90 days
     dates = page.get_by_text(re.compile(r"^\d{4}-\d{2}-\d{2} – \d{4}-\d{2}-\d{2}$"))
     before = dates.inner_text()
-    page.get_by_label("时间范围").click()
-    page.get_by_role("option", name="近 90 天").click()
+    page.get_by_role("radiogroup", name="时间范围").get_by_role("radio", name="近 90 天").click()
     wait_for_app(page)
     after = dates.inner_text()
     start_before, start_after = (date.fromisoformat(text[:10]) for text in (before, after))
@@ -71,7 +70,7 @@ def test_department_head_board_date_range_drill_down_and_export(page, board_app:
     wait_for_app(page)
     page.wait_for_selector("text=所选数据背后的互动", timeout=20_000)
     page.get_by_text("显示最新的").wait_for()
-    assert page.locator("[data-testid=stDataFrame]").first.is_visible()
+    page.locator("[data-testid=stDataFrame]").first.wait_for(state="visible", timeout=20_000)
 
     # export the board's table (CSV), formula-safe
     with page.expect_download() as download:

@@ -104,7 +104,7 @@ def test_sql_store_lookups_and_incremental_run(session: Session) -> None:
     pid1 = hits.filter(pl.col("id_type") == "phone").item(0, "profile_id")
     assert store.profiles_of_records(["hotline:1"]) == [pid1]
     assert set(store.records_of_profiles([pid1]).get_column("interaction_id")) == {"crm:1", "hotline:1"}
-    assert len(store.profiles_in_blocks([], ["200001"])) == 1
+    assert store.block_members([], ["200001"]).get_column("profile_id").n_unique() == 1
     new = records(
         {"iid": "survey:1", "phone": "+86 138 0013 8001", "day": 9},
         {"iid": "web:5", "name": "王芳", "postcode": "200001", "day": 9},
@@ -114,3 +114,38 @@ def test_sql_store_lookups_and_incremental_run(session: Session) -> None:
     assert together(result.assignments, "crm:2", "web:5")
     assert "crm:3" not in set(result.assignments.get_column("interaction_id"))
     assert profile_of(result.assignments, "survey:1") == pid1
+
+
+def test_fuzzy_reach_keeps_only_block_members_with_a_similar_name() -> None:
+    from datetime import date
+
+    from etl.identity import fuzzy_reach
+    from etl.identity_config import FuzzyConfig
+    from etl.normalise import name_key_expr
+
+    born = date(1990, 5, 1)
+    new = pl.DataFrame(
+        {"name": ["王芳", "Anna Smith"], "birth_date": [born, None], "postcode": [None, "200002"]}
+    ).with_columns(name_key_expr("name").alias("name_key"))
+    members = pl.DataFrame(
+        {
+            "profile_id": ["p-same", "p-typo", "p-other", "p-elsewhere", "p-anne"],
+            "name": ["王芳", "王方", "李建国", "王芳", "Anne Smith"],
+            "birth_date": [born, born, born, date(1991, 1, 1), None],
+            "postcode": [None, None, None, None, "200002"],
+        }
+    )
+    config = FuzzyConfig()
+    # 王芳 vs 王方 scores 0.5 (the weak rule's floor); 李建国 shares the birth date only; the other 王芳 is in
+    # no block of a new record
+    assert fuzzy_reach(new, members, config) == {"p-same", "p-typo", "p-anne"}
+    crowded = pl.concat(
+        [members]
+        + [
+            pl.DataFrame({"profile_id": [f"p-{i}"], "name": [f"张{i}"], "birth_date": [born], "postcode": [None]})
+            for i in range(config.max_block_size // 2)
+        ],
+        how="vertical_relaxed",
+    )
+    reached = fuzzy_reach(new, crowded, config)
+    assert {"p-other", "p-0"} <= reached  # a crowded block is taken whole, as a full run sees it

@@ -8,6 +8,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "filters.touchpoint": ("Touchpoint", "触点"),
     "filters.segment": ("Segment", "客群"),
     "filters.all": ("All", "全部"),
+    "filters.more": ("Filters", "筛选"),
+    "filters.more_active": ("Filters ({count})", "筛选（{count}）"),
     "filters.preset.last_7": ("Last 7 days", "近 7 天"),
     "filters.preset.last_30": ("Last 30 days", "近 30 天"),
     "filters.preset.last_90": ("Last 90 days", "近 90 天"),
