@@ -79,7 +79,8 @@ from etl.normalise import email_valid_expr, name_key_expr, phone_lookup
 
 RECORD_COLUMNS: Final = ("interaction_id", "source", "channel", "occurred_at", *STRONG_IDENTIFIERS, *FUZZY_ATTRIBUTES)
 #: What :meth:`IdentityStore.block_members` returns.
-BLOCK_MEMBER_COLUMNS: Final = ("profile_id", "name", "birth_date", "postcode")
+BLOCK_MEMBER_SCHEMA: Final = {"profile_id": pl.String, "name": pl.String, "birth_date": pl.Date, "postcode": pl.String}
+BLOCK_MEMBER_COLUMNS: Final = tuple(BLOCK_MEMBER_SCHEMA)
 LINK_SCHEMA: Final = {
     "interaction_id": pl.String,
     "profile_id": pl.String,
@@ -800,8 +801,7 @@ class SqlIdentityStore:
         for column, values in ((Interaction.birth_date, birth_dates), (Interaction.postcode, postcodes)):
             for chunk in _chunks(list(values)):
                 rows.extend(tuple(row) for row in self.session.execute(select(*cols).where(column.in_(chunk))))
-        schema = {"profile_id": pl.String, "name": pl.String, "birth_date": pl.Date, "postcode": pl.String}
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return pl.DataFrame(rows, schema=BLOCK_MEMBER_SCHEMA, orient="row")
 
     def records_of_profiles(self, profile_ids: Sequence[str]) -> pl.DataFrame:
         cols = [getattr(Interaction, c) for c in RECORD_COLUMNS] + [Interaction.profile_id]

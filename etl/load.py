@@ -669,7 +669,7 @@ class StoreIdentityStore:
 
     def block_members(self, birth_dates: Sequence[object], postcodes: Sequence[str]) -> pl.DataFrame:
         """Compared as stored (birth dates as dates), so the partial indexes on birth_date / postcode are used."""
-        from etl.identity import BLOCK_MEMBER_COLUMNS
+        from etl.identity import BLOCK_MEMBER_COLUMNS, BLOCK_MEMBER_SCHEMA
 
         table = self._interactions()
         found = []
@@ -680,8 +680,9 @@ class StoreIdentityStore:
         if postcodes:
             values = pl.Series("postcode", list(postcodes), dtype=pl.String)
             found.append(read_matching(self.engine, table, BLOCK_MEMBER_COLUMNS, values.to_frame()))
-        schema = {"profile_id": pl.String, "name": pl.String, "birth_date": pl.Date, "postcode": pl.String}
-        return pl.concat([f.cast(schema) for f in found]) if found else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
+        if not found:
+            return pl.DataFrame(schema=BLOCK_MEMBER_SCHEMA)
+        return pl.concat([f.cast(BLOCK_MEMBER_SCHEMA) for f in found])  # type: ignore[arg-type]
 
     def records_of_profiles(self, profile_ids: Sequence[str]) -> pl.DataFrame:
         from etl.identity import RECORD_COLUMNS
