@@ -217,7 +217,7 @@ def _sign_in_to_board(page, board_url: str, workdir: Path) -> None:
     page.goto(f"{board_url}/board")
     _wait_idle(page)
     try:
-        page.wait_for_selector("[data-testid=stMetric]", timeout=180_000)  # the first read copies the facts
+        page.wait_for_selector(".cx-tile", timeout=180_000)  # the first read copies the facts
     except Exception:
         page.screenshot(path=str(workdir / "board.png"), full_page=True)
         print(f"the board did not render; see {workdir / 'board.png'} and {workdir / 'board.log'}")

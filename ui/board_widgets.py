@@ -1,7 +1,7 @@
-"""KPI board widgets: formatted KPI values, tiles (st.metric, status, target, MoM / YoY and a sparkline), the trend and
+"""KPI board widgets: formatted KPI values, tiles (value, status, target, MoM / YoY and a sparkline), the trend and
 breakdown charts, chart selections turned into drill-down slices, the export table and the printable snapshot.
 
-Built for cheap reruns in the browser (docs/benchmarks.md, "Boards"): a tile is one element and its sparkline a line
+Built for cheap reruns in the browser (docs/benchmarks.md, "Boards"): all tiles are one element and a sparkline a line
 of block characters (a chart per tile costs a Vega view each, re-created on every change); the on-screen charts
 are Vega-Lite specs that do not depend on the data, so a new period or dimension only swaps the data of the chart
 already drawn (a Plotly chart is re-created from scratch whenever its figure changes). The printable snapshot keeps
@@ -23,13 +23,11 @@ from cx.board_queries import Slice, TileValue, tiles_table
 from cx.boards import Tile, status
 from cx.filters import Filters
 from cx.kpi import KPIS
-from ui.charts import FONT_FAMILY, SERIES_COLOURS, STATUS_COLOURS, STATUS_SYMBOL
+from ui.charts import FONT_FAMILY, SERIES_COLOURS, STATUS_COLOURS, STATUS_SYMBOL, status_label
 from ui.format import fmt_count, fmt_duration, fmt_pct, fmt_points, fmt_score
 from ui.i18n import Language, current_language, t
 from ui.safe import md_escape
 
-#: Markdown colours of the status words (the colour goes with a symbol and a word, never alone).
-_STATUS_MARKDOWN = {"good": "green", "watch": "orange", "bad": "red", "neutral": "gray"}
 #: Width of a tile in pixels: four to a row on a wide screen, wrapping on narrower ones.
 TILE_WIDTH = 300
 SPARK_WIDTH = 31
@@ -105,13 +103,12 @@ def text_sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH) -> 
 
 
 def tile_label(value: TileValue, language: Language | None = None) -> str:
-    """The tile's label: the KPI's name and its status against the target (symbol + word + colour)."""
-    word = f"{STATUS_SYMBOL[value.status]} {t(f'status.{value.status}', language)}"
-    return f"{t(KPIS[value.kpi].name_key, language)} · :{_STATUS_MARKDOWN[value.status]}[{word}]"
+    """The tile's label as plain text: the KPI's name and its status against the target (symbol + word)."""
+    return f"{t(KPIS[value.kpi].name_key, language)} · {status_label(value.status, language)}"
 
 
-def tile_details(value: TileValue, tile: Tile, language: Language | None = None) -> str:
-    """The lines beside the change: what it compares with, the target, MoM and YoY, then the sparkline."""
+def tile_details(value: TileValue, tile: Tile, language: Language | None = None) -> list[str]:
+    """The lines under the change: what it compares with, the target, MoM and YoY, then the sparkline."""
     figures = []
     if tile.target is not None:
         figures.append(t("board.target", language, target=fmt_kpi(tile.target, value.kpi, language)))
@@ -123,26 +120,67 @@ def tile_details(value: TileValue, tile: Tile, language: Language | None = None)
     spark = text_sparkline(value.spark_values)
     if spark:
         lines.append(spark)
-    return "  \n".join(lines)
+    return lines
+
+
+def change_status(change: float | None, direction: str) -> str:
+    """Whether a change is good, bad or neutral for a KPI where ``direction`` ("higher" / "lower") is better."""
+    if change is None or change == 0:
+        return "neutral"
+    return "good" if (change > 0) == (direction == "higher") else "bad"
+
+
+#: The tiles' look: a wrapping row of bordered cards (the colours read on the light and the dark theme alike).
+_TILE_CSS = (
+    "<style>"
+    ".cx-tiles{display:flex;flex-wrap:wrap;gap:.5rem}"
+    f".cx-tile{{width:{TILE_WIDTH}px;box-sizing:border-box;border:1px solid rgba(128,128,128,.35);"
+    "border-radius:.5rem;padding:.75rem 1rem;cursor:help}"
+    ".cx-tile-label{font-size:.875rem}"
+    ".cx-tile-value{font-size:2.25rem;line-height:1.25}"
+    ".cx-tile-change{font-size:.875rem;font-weight:600}"
+    ".cx-tile-details{font-size:.8rem;opacity:.75;margin-top:.25rem}"
+    "</style>"
+)
+
+
+def tiles_html(values: Sequence[TileValue], tiles: Sequence[Tile], language: Language | None = None) -> str:
+    """The tiles as one block of HTML, every text escaped (KPI names and help from the catalogue, formatted numbers;
+    nothing a user typed): per tile the name and status (symbol, word and colour), the value, the change vs the previous
+    period (arrow, coloured by whether it is good for this KPI) and :func:`tile_details`; the KPI's definition is the
+    tile's tooltip. One element instead of a st.metric per tile: a period switch redraws one block of text, where eight
+    metrics cost the browser about a third of the board's rerun (docs/benchmarks.md, "Boards")."""
+    by_kpi = {tile.kpi: tile for tile in tiles}
+    cards = []
+    for value in values:
+        tile = by_kpi[value.kpi]
+        name = t(KPIS[value.kpi].name_key, language)
+        word = status_label(value.status, language)
+        if value.change is None:
+            change = ""
+        else:
+            moved = change_status(value.change, tile.direction)
+            arrow = "↑" if value.change > 0 else "↓" if value.change < 0 else "→"
+            change = (
+                f'<div class="cx-tile-change" style="color:{STATUS_COLOURS[moved]}">'
+                f"{arrow} {html.escape(fmt_change(value.change, value.kpi, language))}</div>"
+            )
+        details = "<br>".join(html.escape(line) for line in tile_details(value, tile, language))
+        cards.append(
+            f'<div class="cx-tile" role="group" aria-label="{html.escape(tile_label(value, language))}" '
+            f'data-kpi="{html.escape(value.kpi)}" '
+            f'title="{html.escape(t(KPIS[value.kpi].help_key, language))}">'
+            f'<div class="cx-tile-label">{html.escape(name)} · '
+            f'<span style="color:{STATUS_COLOURS[value.status]}">{html.escape(word)}</span></div>'
+            f'<div class="cx-tile-value">{html.escape(fmt_kpi(value.value, value.kpi, language))}</div>'
+            f'{change}<div class="cx-tile-details">{details}</div></div>'
+        )
+    return f'{_TILE_CSS}<div class="cx-tiles">{"".join(cards)}</div>'
 
 
 def render_tiles(values: Sequence[TileValue], tiles: Sequence[Tile]) -> None:
-    """The tiles in a wrapping row, one bordered st.metric each: name and status, value, change vs the previous
-    period with :func:`tile_details` beside it, and the KPI's definition as help."""
-    by_kpi = {tile.kpi: tile for tile in tiles}
-    with st.container(horizontal=True, gap="small"):
-        for value in values:
-            tile = by_kpi[value.kpi]
-            st.metric(
-                tile_label(value),
-                fmt_kpi(value.value, value.kpi),
-                delta=None if value.change is None else fmt_change(value.change, value.kpi),
-                delta_color="normal" if tile.direction == "higher" else "inverse",
-                delta_description=tile_details(value, tile),
-                help=t(KPIS[value.kpi].help_key),
-                border=True,
-                width=TILE_WIDTH,
-            )
+    """The tiles (:func:`tiles_html`) as one element."""
+    st.html(tiles_html(values, tiles))
 
 
 # --------------------------------------------------------------------------------------------- charts
@@ -506,7 +544,7 @@ def snapshot_html(
             t(KPIS[value.kpi].name_key, language),
             fmt_kpi(value.value, value.kpi, language),
             fmt_kpi(tile.target, value.kpi, language) if tile.target is not None else "–",
-            f"{STATUS_SYMBOL[value.status]} {t(f'status.{value.status}', language)}",
+            status_label(value.status, language),
             fmt_change(value.change, value.kpi, language),
             fmt_change(value.mom_change, value.kpi, language),
             fmt_change(value.yoy_change, value.kpi, language),

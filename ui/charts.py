@@ -7,7 +7,7 @@ from typing import Literal
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from ui.i18n import t
+from ui.i18n import Language, t
 
 Status = Literal["good", "watch", "bad", "neutral"]
 
@@ -33,6 +33,6 @@ pio.templates["cx"] = go.layout.Template(
 pio.templates.default = "cx"
 
 
-def status_label(status: Status) -> str:
+def status_label(status: Status, language: Language | None = None) -> str:
     """'● On target' — symbol plus word, never colour alone."""
-    return f"{STATUS_SYMBOL[status]} {t(f'status.{status}')}"
+    return f"{STATUS_SYMBOL[status]} {t(f'status.{status}', language)}"

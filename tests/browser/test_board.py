@@ -39,7 +39,7 @@ def board_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
 def _open_board(page, app: LiveApp) -> None:
     page.goto(f"{app.url}/board")
     wait_for_app(page)
-    page.wait_for_selector("[data-testid=stMetric]")
+    page.wait_for_selector(".cx-tile")
 
 
 def test_department_head_board_date_range_drill_down_and_export(page, board_app: LiveApp, tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_department_head_board_date_range_drill_down_and_export(page, board_app:
     _open_board(page, board_app)
     main = page.locator("[data-testid=stMain]")
     assert "客服部" in main.locator("h1").first.inner_text()
-    assert page.locator("[data-testid=stMetric]").count() == 8
+    assert page.locator(".cx-tile").count() == 8
     dimensions = page.locator("[data-testid=stMain] [data-testid=stButtonGroup]").filter(has_text="分维度").inner_text()
     assert "渠道" in dimensions and "坐席" not in dimensions  # no agent level for department heads
 
@@ -59,7 +59,7 @@ def test_department_head_board_date_range_drill_down_and_export(page, board_app:
     after = dates.inner_text()
     start_before, start_after = (date.fromisoformat(text[:10]) for text in (before, after))
     assert (start_before - start_after).days == 60 and before[-10:] == after[-10:]
-    assert page.locator("[data-testid=stMetric]").count() == 8
+    assert page.locator(".cx-tile").count() == 8
 
     # drill down: click a bar of the channel breakdown
     chart = page.locator("[data-testid=stVegaLiteChart]").nth(1)
@@ -87,4 +87,4 @@ def test_department_head_cannot_open_another_department(page, board_app: LiveApp
     page.goto(f"{board_app.url}/board?department=service")
     wait_for_app(page)
     assert page.get_by_text("您只能查看自己的看板").count() == 1
-    assert page.locator("[data-testid=stMetric]").count() == 0
+    assert page.locator(".cx-tile").count() == 0

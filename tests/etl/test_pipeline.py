@@ -152,7 +152,7 @@ def test_incremental_run_takes_only_new_files_and_keeps_profile_ids(
     base = pipeline.run(engine, settings, [folder])
     assert base.mode == "full"
     with transaction(engine) as session:
-        before = dict(session.execute(select(Interaction.interaction_id, Interaction.profile_id)).tuples().all())
+        before = dict(session.execute(select(Interaction.interaction_id, Interaction.profile_id)).all())
         profiles_before = set(session.scalars(select(Profile.profile_id)))
     for path in later.iterdir():
         shutil.copy(path, folder / path.name)
@@ -161,7 +161,7 @@ def test_incremental_run_takes_only_new_files_and_keeps_profile_ids(
     assert increment.files_unchanged == 9 and increment.files_loaded == 9
     assert increment.rows_read == moved
     with transaction(engine) as session:
-        after = dict(session.execute(select(Interaction.interaction_id, Interaction.profile_id)).tuples().all())
+        after = dict(session.execute(select(Interaction.interaction_id, Interaction.profile_id)).all())
         profiles_after = set(session.scalars(select(Profile.profile_id)))
         files = session.scalars(select(SourceFile)).all()
     assert len(after) == len(before) + increment.rows_loaded - increment.duplicates

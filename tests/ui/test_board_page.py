@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 from pathlib import Path
 
@@ -55,6 +57,12 @@ def board_app(engine: Engine, settings: Settings, username: str, page: str = "bo
     return app
 
 
+def _tiles(app: AppTest) -> list[str]:
+    """The labels (KPI name · status) of the board's tiles, as the page's one block of tile HTML carries them."""
+    bodies = [h.proto.body for h in app.html if 'class="cx-tiles"' in h.proto.body]
+    return [html.unescape(label) for body in bodies for label in re.findall(r'aria-label="([^"]*)"', body)]
+
+
 def _texts(app: AppTest) -> str:
     parts = [m.value for m in app.markdown] + [c.value for c in app.caption] + [i.value for i in app.info]
     return "\n".join(str(p) for p in parts)
@@ -64,10 +72,10 @@ def test_department_head_sees_their_board(loaded: Settings, engine: Engine) -> N
     app = board_app(engine, loaded, "demo-service-head").run()
     assert not app.exception, app.exception
     assert "客服部" in app.title[0].value
-    labels = [m.label.split(" · ")[0] for m in app.metric]
+    labels = [label.split(" · ")[0] for label in _tiles(app)]
     assert labels[:4] == ["首次解决率", "首次响应时长", "平均处理时长", "平均应答速度"]
-    assert all(any(word in m.label for word in ("达标", "关注", "未达标", "无目标")) for m in app.metric)
-    assert len(app.metric) == 8
+    assert all(any(word in label for word in ("达标", "关注", "未达标", "无目标")) for label in _tiles(app))
+    assert len(_tiles(app)) == 8
     assert not app.selectbox(key="board_department") if "board_department" in app.session_state else True
     assert "坐席" not in app.button_group(key="board_dimension").options  # no agent level
     with transaction(engine) as session:
@@ -81,7 +89,7 @@ def test_other_department_via_query_params_is_refused(loaded: Settings, engine: 
     app.run()
     assert not app.exception
     assert [e.value for e in app.error] == ["您只能查看自己的看板。请从左侧菜单打开 KPI 看板查看。"]
-    assert len(app.metric) == 0
+    assert len(_tiles(app)) == 0
     with transaction(engine) as session:
         denied = session.scalars(
             select(AuditEntry.object_id).where(AuditEntry.outcome == "denied", AuditEntry.action.like("board.%"))
@@ -93,7 +101,7 @@ def test_other_department_via_session_state_is_refused(loaded: Settings, engine:
     app = board_app(engine, loaded, "demo-product-head")
     app.session_state["board_department"] = "service"
     app.run()
-    assert len(app.error) == 1 and len(app.metric) == 0
+    assert len(app.error) == 1 and len(_tiles(app)) == 0
 
 
 def test_admin_chooses_a_department_and_sees_agents(loaded: Settings, engine: Engine) -> None:
@@ -133,7 +141,7 @@ def test_empty_store_says_what_to_do(app_env: Settings, engine: Engine) -> None:
 def test_department_head_personalises_the_board(loaded: Settings, engine: Engine) -> None:
     app = board_app(engine, loaded, "demo-product-head").run()
     assert not app.exception, app.exception
-    assert len(app.metric) == 6
+    assert len(_tiles(app)) == 6
     app.toggle(key="board_personalise").set_value(True).run()
     app.button(key="board_personal_save").click().run()
     assert not app.exception, app.exception

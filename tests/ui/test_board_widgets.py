@@ -15,6 +15,7 @@ from ui.board_widgets import (
     breakdown_data,
     breakdown_spec,
     bucket_end,
+    change_status,
     export_table,
     fmt_change,
     fmt_kpi,
@@ -23,6 +24,7 @@ from ui.board_widgets import (
     text_sparkline,
     tile_details,
     tile_label,
+    tiles_html,
     trend_data,
     trend_spec,
     what_moved_text,
@@ -88,10 +90,41 @@ def test_text_sparkline_and_tile_caption() -> None:
     long = text_sparkline([float(i) for i in range(90)], width=30)
     assert len(long) == 30 and long[0] == "▁" and long[-1] == "█"
     value = TileValue("csat", 80.0, 78.0, 81.0, None, 85.0, "watch", (date(2026, 1, 1),), (79.0, 80.0))
-    assert tile_label(value, "en") == "CSAT · :orange[▲ Watch]"
+    assert tile_label(value, "en") == "CSAT · ▲ Watch"
     details = tile_details(value, Tile("csat", 85.0, "higher", 5.0), "en")
-    assert details.splitlines() == ["vs previous period  ", "Target 85.0 % · MoM -1.0 pts · YoY –  ", "▁█"]
-    assert tile_details(value, Tile("csat"), "en").splitlines()[1] == "MoM -1.0 pts · YoY –  "
+    assert details == ["vs previous period", "Target 85.0 % · MoM -1.0 pts · YoY –", "▁█"]
+    assert tile_details(value, Tile("csat"), "en")[1] == "MoM -1.0 pts · YoY –"
+
+
+def test_change_colour_follows_the_kpis_direction() -> None:
+    assert change_status(2.0, "higher") == "good" and change_status(-2.0, "higher") == "bad"
+    assert change_status(2.0, "lower") == "bad" and change_status(-2.0, "lower") == "good"
+    assert change_status(0.0, "lower") == "neutral" and change_status(None, "higher") == "neutral"
+
+
+def test_tiles_html_shows_each_tile_and_escapes_every_text() -> None:
+    values = [
+        TileValue("csat", 80.0, 78.0, 81.0, None, 85.0, "watch", (date(2026, 1, 1),), (79.0, 80.0)),
+        TileValue("aht", 420.0, 400.0, None, None, None, "bad", (), ()),
+    ]
+    tiles = [Tile("csat", 85.0, "higher", 5.0), Tile("aht", 300.0, "lower", 30.0)]
+    page = tiles_html(values, tiles, "en")
+    assert page.count('class="cx-tile"') == 2
+    assert 'aria-label="CSAT · ▲ Watch"' in page and 'data-kpi="aht"' in page
+    assert "80.0 %" in page and "Target 85.0 %" in page and "▁█" in page
+    # CSAT rose (good, green); AHT rose by 20 s (bad for a lower-is-better KPI, red)
+    assert 'style="color:#1a7f37">↑ +2.0 pts' in page and 'style="color:#cf222e">↑ +20 s' in page
+    assert 'title="Share of 4 or 5 answers' in page  # the KPI's definition is the tooltip
+    assert tiles_html([], [], "en").endswith('<div class="cx-tiles"></div>')
+
+
+def test_tiles_html_escapes_the_texts(monkeypatch) -> None:
+    import ui.board_widgets as widgets
+
+    monkeypatch.setattr(widgets, "t", lambda key, language=None, **_: '<img src=x onerror="alert(1)">')
+    value = TileValue("nps", 10.0, 5.0, None, None, None, "good", (), ())
+    page = widgets.tiles_html([value], [Tile("nps")], "en")
+    assert "<img" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
 
 
 def test_chart_specs_do_not_depend_on_the_data() -> None:

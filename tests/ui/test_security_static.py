@@ -191,6 +191,10 @@ REVIEWED_HTML = {
         "pages/journey.py",
         'st.html(f"<style>{rules}</style>")',
     ): "CSS from slug-validated touchpoint keys and the palette",
+    (
+        "ui/board_widgets.py",
+        "st.html(tiles_html(values, tiles))",
+    ): "KPI tiles: catalogue texts and formatted numbers, every text html-escaped (test_tiles_html_*)",
 }
 REVIEWED_SQL = {
     "etl/load.py": "table/column names from SQLAlchemy metadata and generated temp-table names; values bound or copied",
