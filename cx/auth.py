@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,8 +25,6 @@ from cx.types import utcnow
 SESSION_COOKIE = "cx_session"
 _SECRET_KEY = "session_secret"
 _hasher = PasswordHasher()
-#: Verified against when the user does not exist, so a wrong user name costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 WRONG_CREDENTIALS = "Wrong user name or password."
 MIN_PASSWORD_LENGTH = 8
 
@@ -34,9 +33,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong user name costs the same time as a wrong password
+    (made on first use: hashing on import cost every process that imports this module ~0.2 s, the ETL's too)."""
+    return _hasher.hash("not-a-real-password")
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

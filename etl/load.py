@@ -263,7 +263,7 @@ class Writer:
         self.timings[name] = round(self.timings.get(name, 0.0) + now - started, 3)
         return now
 
-    def _keys_table(self, frame: pl.DataFrame, index: str | None = None) -> str:
+    def _keys_table(self, frame: pl.DataFrame, index: str | Sequence[str] | None = None) -> str:
         raise NotImplementedError
 
     def temp_keys(self, frame: pl.DataFrame) -> str:
@@ -291,6 +291,20 @@ class Writer:
         temp = self._keys_table(stored, index=key)
         sets = ", ".join(f'"{c}" = k."{c}"' for c in stored.columns if c != key)
         self.execute(f'UPDATE "{table.name}" SET {sets} FROM {temp} AS k WHERE k."{key}" = "{table.name}"."{key}"')
+
+    def replace_rows(
+        self, table: Table, frame: pl.DataFrame, key: Sequence[str], scope: pl.DataFrame | None = None
+    ) -> None:
+        """Make ``table`` hold ``frame``'s rows for their ``key`` values and, with ``scope`` (values of some
+        columns, e.g. profile ids), no other rows within the scope; ``frame``'s rows must lie within it.
+
+        Here: delete the scope (or the keys) and append. SQLite (:class:`SqliteWriter`) rewrites only what differs.
+        """
+        if scope is not None:
+            self.delete_keys(table, scope)
+        else:
+            self.delete_keys(table, frame.select(key))
+        self.append(table, frame)
 
     def rebuild_indexes(self, table: Table, rows: int, constant: Sequence[str] = ()) -> list[str]:
         """Drop ``table``'s secondary indexes before a large insert; returns the DDL to run after it."""
@@ -339,13 +353,52 @@ class SqliteWriter(Writer):
             self._cursor.execute(ddl)
         self._clock(f"{table.name}:index", started)
 
-    def _keys_table(self, frame: pl.DataFrame, index: str | None = None) -> str:
+    def _keys_table(self, frame: pl.DataFrame, index: str | Sequence[str] | None = None) -> str:
         self._temps += 1
         name = f"etl_keys_{self._temps}"
         self._cursor.adbc_ingest(name, frame.to_arrow(compat_level=_ARROW), mode="replace", temporary=True)
         if index:
-            self._cursor.execute(f'CREATE INDEX temp.{name}_key ON {name} ("{index}")')
+            columns = ", ".join(f'"{c}"' for c in ([index] if isinstance(index, str) else index))
+            self._cursor.execute(f"CREATE INDEX temp.{name}_key ON {name} ({columns})")
         return f"temp.{name}"
+
+    def replace_rows(
+        self, table: Table, frame: pl.DataFrame, key: Sequence[str], scope: pl.DataFrame | None = None
+    ) -> None:
+        """As :meth:`Writer.replace_rows`, touching only rows that change: stored rows equal to one of ``frame``
+        are left alone, the others updated in place (``ON CONFLICT`` on ``key``, a unique index), so neither their
+        pages nor the entries of unchanged indexed values are rewritten — a small batch re-deciding many profiles
+        otherwise rewrites tens of thousands of identical rows (and the WAL, and the checkpoint, grow with them)."""
+        unset = [c.name for c in table.columns if c.name not in frame.columns and not c.primary_key]
+        if unset or frame.is_empty():  # an update would keep the unset columns' old values: delete and append
+            super().replace_rows(table, frame, key, scope)
+            return
+        started = time.perf_counter()
+        name = f'"{table.name}"'
+        stored = to_store(frame, table, self.dialect)
+        temp = self._keys_table(stored, index=list(key))
+        if scope is not None and not scope.is_empty():
+            # the scope's rows found through the table's index on the scope columns (a row value IN a subquery)
+            scoped = self._keys_table(to_store(scope.unique(), table, self.dialect))
+            columns = ", ".join(f'"{c}"' for c in scope.columns)
+            other = " AND ".join(f'k."{c}" = {name}."{c}"' for c in key)
+            self.execute(
+                f"DELETE FROM {name} WHERE ({columns}) IN (SELECT {columns} FROM {scoped}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {temp} AS k WHERE {other})"
+            )
+        started = self._clock(f"{table.name}:delete", started)
+        values = [c for c in stored.columns if c not in key]
+        same = " AND ".join([*(f't."{c}" = k."{c}"' for c in key), *(f't."{c}" IS k."{c}"' for c in values)])
+        listed = ", ".join(f'"{c}"' for c in stored.columns)
+        selected = ", ".join(f'k."{c}"' for c in stored.columns)
+        conflict = ", ".join(f'"{c}"' for c in key)
+        update = "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in values) if values else "DO NOTHING"
+        # WHERE before ON CONFLICT: SQLite's parser needs it after INSERT ... SELECT
+        self.execute(
+            f"INSERT INTO {name} ({listed}) SELECT {selected} FROM {temp} AS k "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS t WHERE {same}) ON CONFLICT ({conflict}) {update}"
+        )
+        self._clock(f"{table.name}:upsert", started)
 
     def rebuild_indexes(self, table: Table, rows: int, constant: Sequence[str] = ()) -> list[str]:
         """Large inserts (or inserts into an empty table) go in without the secondary indexes, which are built
@@ -427,7 +480,7 @@ class PostgresWriter(Writer):
             for offset in range(0, frame.height, _COPY_CHUNK):
                 copy.write(frame.slice(offset, _COPY_CHUNK).write_csv(include_header=False))
 
-    def _keys_table(self, frame: pl.DataFrame, index: str | None = None) -> str:
+    def _keys_table(self, frame: pl.DataFrame, index: str | Sequence[str] | None = None) -> str:
         self._temps += 1
         name = f"etl_keys_{self._temps}"
         _pg_temp_table(self._raw, name, frame)
@@ -454,10 +507,12 @@ def open_writer(engine: Engine) -> Writer:
 
 
 def _read_pragmas(cursor: Any) -> None:
-    """Reading connections map the file into memory (no read() call per page: random reads of many records
-    by index cost ~20 % less)."""
-    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-    cursor.fetchall()
+    """Reading connections wait for a lock instead of failing at once (the writer opens on its own thread while
+    the run reads the store, and opening may briefly lock the file), and map the file into memory (no read() call
+    per page: random reads of many records by index cost ~20 % less)."""
+    for pragma in ("busy_timeout=60000", f"mmap_size={MMAP_BYTES}"):
+        cursor.execute(f"PRAGMA {pragma}")
+        cursor.fetchall()
 
 
 def read_sqlite(cursor: Any, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
@@ -562,10 +617,13 @@ class Checkpoint:
     """
 
     def __init__(self, engine: Engine) -> None:
+        import threading
+
         self.seconds = 0.0
         self.error: BaseException | None = None
         self._thread: Any = None
         self._connection: Any = None
+        self._copying = threading.Event()
         if engine.dialect.name == "sqlite":
             import adbc_driver_sqlite.dbapi as adbc
 
@@ -580,20 +638,26 @@ class Checkpoint:
         started = time.perf_counter()
         try:
             with self._connection.cursor() as cursor:
-                for sql in ("PRAGMA busy_timeout=60000", "PRAGMA wal_checkpoint(PASSIVE)"):
-                    cursor.execute(sql)
-                    cursor.fetchall()
+                cursor.execute("PRAGMA busy_timeout=60000")
+                cursor.fetchall()
+                self._copying.set()
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cursor.fetchall()
         except BaseException as exc:  # reported by the caller: the load is committed either way
             self.error = exc
         finally:
+            self._copying.set()
             self.seconds = time.perf_counter() - started
 
     def start(self) -> None:
+        """Start the copy; returns once its thread is about to run the checkpoint (which releases the GIL), so the
+        caller's next work — freeing the run's frames, the text step — does not hold the thread back."""
         import threading
 
         if self._connection is not None:
             self._thread = threading.Thread(target=self._run, name="etl-checkpoint")
             self._thread.start()
+            self._copying.wait(timeout=5)
 
     def join(self) -> float:
         if self._thread is not None:

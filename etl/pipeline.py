@@ -404,7 +404,8 @@ class _Writes:
     """The run's writes, in order, on one worker thread holding the store's write transaction, so the main
     thread computes the next tables while the previous ones are written (ADBC and psycopg release the GIL).
 
-    Once a write fails the later ones are skipped; :meth:`finish` raises the first error.
+    Once a write fails the later ones are skipped; :meth:`finish` raises the first error. The writer is opened
+    on the worker thread too (the main thread goes on meanwhile); a failure to open it fails the first write.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -413,7 +414,12 @@ class _Writes:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-writer")
         self._futures: list[Any] = []
         self._failed = False
-        self.writer: load.Writer = self._pool.submit(load.open_writer, engine).result()
+        self._opened = self._pool.submit(load.open_writer, engine)
+
+    @property
+    def writer(self) -> load.Writer:
+        """The open writer (waits until it is open; raises what opening it raised)."""
+        return self._opened.result()  # type: ignore[no-any-return]
 
     def submit(self, task: Callable[[load.Writer], Any]) -> None:
         def guarded() -> Any:
@@ -433,6 +439,11 @@ class _Writes:
             future.result()
 
     def close(self, *, commit: bool) -> None:
+        if self._opened.exception() is not None:  # nothing to commit or close: the open failed
+            self._pool.shutdown()
+            if commit:
+                self.writer  # noqa: B018 - raises the error of opening it
+            return
         try:
             for future in self._futures:
                 future.exception()  # wait, errors were raised by finish()
@@ -623,6 +634,7 @@ def _run(
     except BaseException:
         checkpoint.join()
         raise
+    checkpoint.start()  # at once: it overlaps freeing the run's frames and the text step
     summary.write_timings = dict(writes.writer.timings)
     summary.duration_s = steps.elapsed()
     steps.done("load", 0.9, summary.message)
@@ -672,9 +684,9 @@ def _text_step(
     steps: _Steps,
     summary: RunSummary,
 ) -> None:
-    """After the load is committed: the WAL checkpoint (in the background) and the text analysis in its own
-    transaction. A failure of either leaves the load in place; the summary says how to repair the texts."""
-    checkpoint.start()
+    """After the load is committed: the text analysis in its own transaction while the WAL checkpoint (started by
+    :func:`_run`) runs in the background. A failure of either leaves the load in place; the summary says how to
+    repair the texts."""
     try:
         if texts is not None and (texts.rows.height or texts.full or texts.batch_ids.len()):
             from etl import text_store
@@ -902,6 +914,8 @@ def _incremental(
         .select("interaction_id", pl.col("profile_id_new").alias("profile_id"))
     )
     batch = new_work.join(assignments, on="interaction_id", how="left", maintain_order="left")
+    # written while the rest is computed (the reads below see the store as committed before the run)
+    writes.submit(lambda writer: _write_interactions(writer, batch, moved, summary.batch_id, replace=True))
     result_ids = set(assignments.get_column("profile_id").unique().to_list())
     deleted = sorted(set(identity.profiles_replaced) - result_ids)
     # profiles whose records change (new, re-loaded, moved in or out): the others the identity step reached keep
@@ -919,6 +933,16 @@ def _incremental(
     built = profiles.build_profiles(members, updated_at=now)
     links = identity.links.join(members.select("interaction_id"), on="interaction_id", how="semi")
     identifiers = identity.identifiers.filter(pl.col("profile_id").is_in(rebuilt))
+    gone = pl.DataFrame({"profile_id": sorted(changed | set(deleted))}, schema={"profile_id": pl.String})
+
+    def write_profiles(writer: load.Writer) -> None:
+        """Links of the records, identifiers and profiles of the changed profiles (rows equal to the stored ones
+        stay as they are, see load.Writer.replace_rows)."""
+        writer.replace_rows(IdentityLink.__table__, links, ("interaction_id",))
+        writer.replace_rows(Identifier.__table__, identifiers, ("profile_id", "id_type", "value"), scope=gone)
+        writer.replace_rows(Profile.__table__, built, ("profile_id",), scope=gone)
+
+    writes.submit(write_profiles)
     steps.done("profiles", 0.65, f"{built.height:,} profiles rebuilt")
 
     # daily facts by difference over the records whose share can change
@@ -968,23 +992,14 @@ def _incremental(
         replace_ids = None
     steps.done("daily_facts", 0.72, f"{facts.height:,} daily fact rows written ({affected.before.height:,} records)")
 
-    writes.submit(lambda writer: _write_interactions(writer, batch, moved, summary.batch_id, replace=True))
-
-    def write_rest(writer: load.Writer) -> None:
-        writer.delete_keys(IdentityLink.__table__, links.select("interaction_id"))
-        gone = pl.DataFrame({"profile_id": sorted(changed | set(deleted))}, schema={"profile_id": pl.String})
-        writer.delete_keys(Identifier.__table__, gone)
-        writer.delete_keys(Profile.__table__, gone)
-        writer.append(IdentityLink.__table__, links)
-        writer.append(Identifier.__table__, identifiers)
-        writer.append(Profile.__table__, built)
+    def write_facts(writer: load.Writer) -> None:
         if replace_ids is None:
             writer.execute(f'DELETE FROM "{DailyFact.__table__.name}"')
         else:
             writer.delete_keys(DailyFact.__table__, replace_ids)
         writer.append(DailyFact.__table__, facts.select([c for c in FACT_COLUMNS if c in facts.columns]))
 
-    writes.submit(write_rest)
+    writes.submit(write_facts)
 
 
 def _rebuilt_facts(

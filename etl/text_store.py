@@ -61,7 +61,10 @@ def _stored_texts(writer: load.Writer, batch: pl.DataFrame) -> pl.DataFrame:
 
 
 def _existing_questions(writer: load.Writer) -> pl.DataFrame:
-    frame = writer.query('SELECT DISTINCT "question", "lang", "faq_id" FROM "text_insights" WHERE "faq_id" IS NOT NULL')
+    """(question, lang, faq_id) of the grouped texts. SQLite reads the table in one sequential pass: through the
+    ``faq_id`` index it looked up ~200,000 rows one by one for a few hundred distinct keys (0.43 s, now 0.14 s)."""
+    table = '"text_insights" NOT INDEXED' if writer.dialect == "sqlite" else '"text_insights"'
+    frame = writer.query(f'SELECT DISTINCT "question", "lang", "faq_id" FROM {table} WHERE "faq_id" IS NOT NULL')
     schema = {"question": pl.String, "lang": pl.String, "faq_id": pl.Int64}
     return frame.cast(schema) if frame.height else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
 
