@@ -149,11 +149,23 @@ def _start(script: Path, database_url: str, log: Path) -> tuple[subprocess.Popen
     raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
 
 
+#: Installed before the page loads: the time of every message the page receives from the server (a rerun that
+#: changes nothing on the page still ends with the server's "script finished" message).
+_HOOK_MESSAGES = """() => {
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => (window.__cxMessages ||= []).push(performance.now()));
+    }
+  };
+}"""
 #: Records script-state changes, presses of the mouse button and the time of every change to the page's DOM.
 _WATCH = """() => {
   window.__cxStates = [];
   window.__cxPresses = [];
   window.__cxChanges = [];
+  window.__cxMessages = [];
   const app = document.querySelector('[data-testid=stApp]');
   new MutationObserver(() => window.__cxStates.push([performance.now(), app.getAttribute('data-test-script-state')]))
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
@@ -161,23 +173,28 @@ _WATCH = """() => {
     .observe(document.body, {attributes: true, childList: true, characterData: true, subtree: true});
   document.addEventListener('pointerdown', () => window.__cxPresses.push(performance.now()), true);
 }"""
-#: The rerun is over when the script is not running, the page changed after the press, no skeleton is left and the
-#: page has not changed for QUIET_MS (a very fast rerun may never show the "running" state at all).
+#: The rerun is over when the server has answered the press, the script is not running, no skeleton is left and
+#: neither the page nor the connection has changed for QUIET_MS. A fast rerun may never show the "running" state,
+#: and a rerun that draws the same page changes no element at all: its end is the server's last message.
 QUIET_MS = 700
+_LAST = """const last = Math.max(
+    window.__cxChanges.length ? window.__cxChanges[window.__cxChanges.length - 1] : 0,
+    window.__cxMessages.length ? window.__cxMessages[window.__cxMessages.length - 1] : 0);"""
 _DONE = """([t0, quiet]) => {
   const pressed = window.__cxPresses.find((t) => t >= t0);
-  const last = window.__cxChanges[window.__cxChanges.length - 1];
+  LAST
   const app = document.querySelector('[data-testid=stApp]');
-  return pressed !== undefined && last > pressed && performance.now() - last >= quiet
+  return pressed !== undefined && window.__cxMessages.some((t) => t > pressed) && performance.now() - last >= quiet
     && app.getAttribute('data-test-script-state') === 'notRunning'
     && document.querySelectorAll('[data-testid=stSkeleton]').length === 0;
-}"""
+}""".replace("LAST", _LAST)
 #: From the press of the mouse button (as the page saw it, not when the automation started looking for the element)
-#: to the last change of the page the rerun made.
+#: to the last change of the page or message from the server the rerun caused.
 _ELAPSED = """(t0) => {
   const pressed = window.__cxPresses.find((t) => t >= t0);
-  return window.__cxChanges[window.__cxChanges.length - 1] - pressed;
-}"""
+  LAST
+  return last - pressed;
+}""".replace("LAST", _LAST)
 
 
 def _wait_idle(page) -> None:
@@ -197,9 +214,10 @@ def _one_rerun_ms(page, click: Callable[[int], None], i: int, prepare: Callable[
         t0 = page.evaluate("() => performance.now()")
         click(i)
         try:
-            page.wait_for_function(_DONE, arg=[t0, QUIET_MS], timeout=60_000)
+            page.wait_for_function(_DONE, arg=[t0, QUIET_MS], timeout=30_000)
             return page.evaluate(_ELAPSED, t0)
         except Exception:
+            print(f"  rerun {i}: no answer to the click within 30 s (attempt {attempt + 1} of 3)", file=sys.stderr)
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
@@ -244,6 +262,8 @@ def browser_reruns(database_url: str, repeat: int, workdir: Path) -> None:
             blank_page, board_page = (
                 b.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN") for b in browsers
             )
+            for page in (blank_page, board_page):
+                page.add_init_script(f"({_HOOK_MESSAGES})()")
             blank_page.goto(blank_url)
             _wait_idle(blank_page)
             _sign_in_to_board(board_page, board_url, workdir)

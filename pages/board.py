@@ -30,6 +30,7 @@ from ui.board_widgets import (
     dimension_label,
     export_table,
     generated_line,
+    render_tile_style,
     render_tiles,
     slice_from_selection,
     snapshot_html,
@@ -310,6 +311,7 @@ def drill_down(filters: Filters) -> None:
 
 if principal.can("data.export"):
     _exports()
+render_tile_style()
 board_view()
 board_data.settle_heap()
 

@@ -37,6 +37,9 @@ TREND_SELECTION = "trend_pick"
 #: technology and the browser tests can address, where the default canvas is one opaque bitmap.
 SVG_RENDERER = {"embedOptions": {"renderer": "svg"}}
 BAR_SELECTION = "bar_pick"
+#: About this many ticks on a chart's value and time axes: a 90-day range would otherwise get a tick (and a hidden
+#: label) per two days, and every one of them is an SVG element the browser replaces when the period changes.
+AXIS_TICKS = 6
 
 
 # --------------------------------------------------------------------------------------------- numbers
@@ -130,8 +133,10 @@ def change_status(change: float | None, direction: str) -> str:
     return "good" if (change > 0) == (direction == "higher") else "bad"
 
 
-#: The tiles' look: a wrapping row of bordered cards (the colours read on the light and the dark theme alike).
-_TILE_CSS = (
+#: The tiles' look: a wrapping row of bordered cards (the colours read on the light and the dark theme alike). Sent
+#: once per page run (:func:`render_tile_style`), not with every redraw of the tiles: a new style sheet makes the
+#: browser restyle the whole page.
+TILE_STYLE = (
     "<style>"
     ".cx-tiles{display:flex;flex-wrap:wrap;gap:.5rem}"
     f".cx-tile{{width:{TILE_WIDTH}px;box-sizing:border-box;border:1px solid rgba(128,128,128,.35);"
@@ -175,11 +180,17 @@ def tiles_html(values: Sequence[TileValue], tiles: Sequence[Tile], language: Lan
             f'<div class="cx-tile-value">{html.escape(fmt_kpi(value.value, value.kpi, language))}</div>'
             f'{change}<div class="cx-tile-details">{details}</div></div>'
         )
-    return f'{_TILE_CSS}<div class="cx-tiles">{"".join(cards)}</div>'
+    return f'<div class="cx-tiles">{"".join(cards)}</div>'
+
+
+def render_tile_style() -> None:
+    """The tiles' style sheet (:data:`TILE_STYLE`, a constant), once per page run, outside the fragment that redraws
+    the tiles."""
+    st.html(TILE_STYLE)
 
 
 def render_tiles(values: Sequence[TileValue], tiles: Sequence[Tile]) -> None:
-    """The tiles (:func:`tiles_html`) as one element."""
+    """The tiles (:func:`tiles_html`) as one element; the page calls :func:`render_tile_style` once."""
     st.html(tiles_html(values, tiles))
 
 
@@ -334,7 +345,7 @@ def trend_spec(key: str, tile: Tile | None, language: Language | None = None) ->
         "type": "temporal",
         "timeUnit": "utcyearmonthdate",
         "title": None,
-        "axis": {"format": "%Y-%m-%d", "labelOverlap": "greedy"},
+        "axis": {"format": "%Y-%m-%d", "labelOverlap": "greedy", "tickCount": AXIS_TICKS},
     }
     tooltip = [
         {"field": "when", "title": t("board.col.period", language)},
@@ -411,7 +422,12 @@ def breakdown_spec(key: str, tile: Tile | None, language: Language | None = None
     status with the status symbol in its label, and the target line; clicking a bar selects its raw value
     (``raw``). Independent of the dimension and the data, so switching either swaps the data in place."""
     y = {"field": "label", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 220}}
-    x = {"field": "value", "type": "quantitative", "title": _axis_title(key, language)}
+    x = {
+        "field": "value",
+        "type": "quantitative",
+        "title": _axis_title(key, language),
+        "axis": {"tickCount": AXIS_TICKS},
+    }
     tooltip = [
         {"field": "label", "title": t("board.col.value", language)},
         {"field": "text", "title": t(KPIS[key].name_key, language)},

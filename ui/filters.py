@@ -63,9 +63,10 @@ def filter_bar(
     today = today or _today(timezone)
     current = current_filters(timezone, today=today)
     preset_key, drawn_key = f"{key}_preset", f"{key}_drawn"
-    period, dates, more = st.columns([5.2, 2.2, 1.4], vertical_alignment="bottom")
+    # one horizontal container rather than three columns: a rerun sends the browser one layout block, not four
+    bar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     remembered = st.session_state.get(drawn_key, "last_30")
-    preset = period.segmented_control(
+    preset = bar.segmented_control(
         t("filters.period"),
         PRESETS,
         default=st.session_state.get(preset_key) or remembered,
@@ -77,18 +78,18 @@ def filter_bar(
     preset = preset or remembered
     st.session_state[drawn_key] = preset
     if preset == "custom":
-        picked = dates.date_input(
+        picked = bar.date_input(
             t("filters.dates"), value=(current.start, current.end), key=f"{key}_dates", on_change=on_change
         )
         start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (current.start, current.end)
     else:
         start, end = preset_range(preset, today)
         if show_range:
-            dates.caption(f"{start:%Y-%m-%d} – {end:%Y-%m-%d}")
+            bar.caption(f"{start:%Y-%m-%d} – {end:%Y-%m-%d}")
     active = _active_count(current, key)
     label = t("filters.more_active", count=active) if active else t("filters.more")
     chosen = {name: getattr(current, name) for name in ("channels", "stages", "touchpoints", "segments")}
-    popover = more.popover(label, icon=":material/filter_list:", width="stretch", key=f"{key}_more", on_change="rerun")
+    popover = bar.popover(label, icon=":material/filter_list:", key=f"{key}_more", on_change="rerun")
     if popover.open:
         with popover:
             chosen = _narrowing_widgets(current, key, stages, touchpoints, segments, on_change)

@@ -16,6 +16,7 @@ from cx.settings import load_settings
 from cx.store import open_store
 from tests.board_fixtures import load_board_fixture
 from tests.browser.conftest import ADMIN_PASSWORD, LiveApp, sign_in, start_app, stop_app, wait_for_app
+from ui.board_widgets import AXIS_TICKS
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,11 @@ def test_department_head_board_date_range_drill_down_and_export(page, board_app:
     start_before, start_after = (date.fromisoformat(text[:10]) for text in (before, after))
     assert (start_before - start_after).days == 60 and before[-10:] == after[-10:]
     assert page.locator(".cx-tile").count() == 8
+    # the trend's axes keep a few ticks over 90 days (not a tick and a hidden label per two days)
+    trend = page.locator("[data-testid=stVegaLiteChart]").first
+    trend.locator("g.role-axis").first.wait_for(state="attached")
+    labels = [axis.locator("g.role-axis-label text").count() for axis in trend.locator("g.role-axis").all()]
+    assert sum(labels) > 0 and all(count <= 2 * AXIS_TICKS for count in labels), labels
 
     # drill down: click a bar of the channel breakdown
     chart = page.locator("[data-testid=stVegaLiteChart]").nth(1)

@@ -12,6 +12,7 @@ from cx.boards import Tile
 from cx.export import to_csv_bytes
 from cx.filters import Filters
 from ui.board_widgets import (
+    TILE_STYLE,
     breakdown_data,
     breakdown_spec,
     bucket_end,
@@ -115,7 +116,9 @@ def test_tiles_html_shows_each_tile_and_escapes_every_text() -> None:
     # CSAT rose (good, green); AHT rose by 20 s (bad for a lower-is-better KPI, red)
     assert 'style="color:#1a7f37">↑ +2.0 pts' in page and 'style="color:#cf222e">↑ +20 s' in page
     assert 'title="Share of 4 or 5 answers' in page  # the KPI's definition is the tooltip
-    assert tiles_html([], [], "en").endswith('<div class="cx-tiles"></div>')
+    assert tiles_html([], [], "en") == '<div class="cx-tiles"></div>'
+    # the style sheet is sent once per page run, not with every redraw of the tiles
+    assert "<style" not in page and TILE_STYLE.startswith("<style>") and ".cx-tile{" in TILE_STYLE
 
 
 def test_tiles_html_escapes_the_texts(monkeypatch) -> None:

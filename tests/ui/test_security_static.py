@@ -195,6 +195,7 @@ REVIEWED_HTML = {
         "ui/board_widgets.py",
         "st.html(tiles_html(values, tiles))",
     ): "KPI tiles: catalogue texts and formatted numbers, every text html-escaped (test_tiles_html_*)",
+    ("ui/board_widgets.py", "st.html(TILE_STYLE)"): "the KPI tiles' style sheet: a constant",
 }
 REVIEWED_SQL = {
     "etl/load.py": "table/column names from SQLAlchemy metadata and generated temp-table names; values bound or copied",
