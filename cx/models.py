@@ -244,7 +244,8 @@ class Identifier(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    profile_id: Mapped[str] = mapped_column(String(40), index=True)
+    # no index of its own: the unique (profile_id, id_type, value) index serves look-ups by profile id
+    profile_id: Mapped[str] = mapped_column(String(40))
     id_type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(255))
     sources: Mapped[list[Any] | None]
