@@ -651,6 +651,9 @@ class TextInsight(Base):
     """
 
     __tablename__ = "text_insights"
+    # the FAQ groups' members by group; also covers the (question, lang, faq_id) keys an ETL run's new questions
+    # are matched against (etl.text_store), read from the index alone instead of the whole table
+    __table_args__ = (Index("ix_text_insights_faq_question", "faq_id", "question", "lang"),)
 
     interaction_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     lang: Mapped[str] = mapped_column(String(8), default="")
@@ -660,7 +663,7 @@ class TextInsight(Base):
     terms: Mapped[str] = mapped_column(Text, default="")
     topics: Mapped[str] = mapped_column(Text, default="")
     question: Mapped[str | None] = mapped_column(String(500))  # normalised question (inquiries only)
-    faq_id: Mapped[int | None] = mapped_column(ForeignKey("faq_candidates.id", ondelete="SET NULL"), index=True)
+    faq_id: Mapped[int | None] = mapped_column(ForeignKey("faq_candidates.id", ondelete="SET NULL"))
     #: True when the source gave no ``kind`` and this analysis filled ``interactions.kind`` with ``label``.
     kind_filled: Mapped[bool] = mapped_column(Boolean, default=False)
     analysed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 from sqlalchemy import Engine, func, select, update
@@ -42,6 +42,9 @@ from cx.settings import Settings
 from cx.types import utcnow
 from etl import load, profiles, sources, validate
 from etl.normalise import name_key_expr
+
+if TYPE_CHECKING:
+    from etl.text_store import FullTexts
 
 Progress = Callable[[float, str], None]
 
@@ -421,7 +424,9 @@ class _Writes:
         """The open writer (waits until it is open; raises what opening it raised)."""
         return self._opened.result()  # type: ignore[no-any-return]
 
-    def submit(self, task: Callable[[load.Writer], Any]) -> None:
+    def submit(self, task: Callable[[load.Writer], Any]) -> Any:
+        """Queue ``task``; returns its future."""
+
         def guarded() -> Any:
             if self._failed:
                 return None
@@ -431,7 +436,9 @@ class _Writes:
                 self._failed = True
                 raise
 
-        self._futures.append(self._pool.submit(guarded))
+        future = self._pool.submit(guarded)
+        self._futures.append(future)
+        return future
 
     def finish(self) -> None:
         """Wait for every write; raise the first error (the transaction is then rolled back by :meth:`close`)."""
@@ -498,9 +505,12 @@ class _Texts:
 
     rows: pl.DataFrame  # interaction_id, occurred_at, text, source_kind of the batch's records with text
     batch_ids: pl.Series  # every interaction id the batch wrote (a record re-loaded without text loses its insight)
-    full: bool  # a full run re-analyses every stored text
+    full: bool  # a full run re-analyses every stored text (``rows`` then carry the keyword dimensions)
     dictionary: list[Any]
     batch_id: int
+    outside: pl.DataFrame | None = None  # a full run's stored texts outside the batch, read before its writes
+    planned: FullTexts | None = None  # a full run's analysis, made while its load was written
+    failure: Exception | None = None  # why that analysis failed
 
 
 def _run(
@@ -604,6 +614,8 @@ def _run(
         summary.mode = "no-change" if not inputs else summary.mode
     holder = [deduped]  # the steps take the batch from here, so it is freed as soon as they are done with it
     del deduped
+    if texts is not None and not (nothing or incremental):
+        _texts_outside(engine, texts, stored)
     writes = _Writes(engine)
     try:
         if nothing:
@@ -611,9 +623,12 @@ def _run(
         elif incremental:
             _incremental(engine, settings, holder.pop(), steps, summary, state, now, writes)
         else:
-            _full(engine, settings, holder, stored, steps, summary, state, now, writes)
-            if texts is not None:
+            if texts is not None:  # every text is analysed again; the keyword facts are cut from the batch's rows
+                texts.rows = texts.rows.join(_keyword_dimensions(holder[0]), on="interaction_id", how="left")
                 texts.full = True
+            written = _full(engine, settings, holder, stored, steps, summary, state, now, writes)
+            if texts is not None:  # the writer is writing the load: analyse the texts meanwhile
+                _plan_texts(settings, texts, steps, after=written)
         writes.submit(lambda writer: _write_bookkeeping(writer, quarantine, inputs, discovery, batch_id, now))
 
         def finish(writer: load.Writer) -> None:
@@ -684,9 +699,9 @@ def _text_step(
     steps: _Steps,
     summary: RunSummary,
 ) -> None:
-    """After the load is committed: the text analysis in its own transaction while the WAL checkpoint (started by
-    :func:`_run`) runs in the background. A failure of either leaves the load in place; the summary says how to
-    repair the texts."""
+    """After the load is committed: the text analysis (a full run's was made while the load was written) stored in
+    its own transaction while the WAL checkpoint (started by :func:`_run`) runs in the background. A failure of
+    either leaves the load in place; the summary says how to repair the texts."""
     try:
         if texts is not None and (texts.rows.height or texts.full or texts.batch_ids.len()):
             from etl import text_store
@@ -694,15 +709,19 @@ def _text_step(
             first = texts.rows.get_column("occurred_at").min() if texts.rows.height else None
             since = _local_day(first, settings.timezone) if isinstance(first, datetime) else None
             try:
-                result = text_store.analyse_batch(
-                    engine,
-                    texts.rows,
-                    batch_ids=texts.batch_ids,
-                    full=texts.full,
-                    dictionary=texts.dictionary,
-                    timezone=settings.timezone,
-                    batch_id=texts.batch_id,
-                )
+                if texts.failure is not None:
+                    raise texts.failure
+                if texts.planned is not None:
+                    result = text_store.write_full(engine, texts.planned, batch_id=texts.batch_id)
+                else:
+                    result = text_store.analyse_batch(
+                        engine,
+                        texts.rows,
+                        batch_ids=texts.batch_ids,
+                        dictionary=texts.dictionary,
+                        timezone=settings.timezone,
+                        batch_id=texts.batch_id,
+                    )
             except Exception as exc:  # the load is committed: report, do not fail the run
                 repair = (
                     "python -m etl.text --all" if texts.full or since is None else f"python -m etl.text --since {since}"
@@ -724,6 +743,48 @@ def _text_step(
     if checkpoint.error is not None:  # pragma: no cover - the next write checkpoints instead
         summary.text_message += f" (WAL checkpoint: {checkpoint.error})"
     steps.done("text", 1.0, summary.text_message or summary.message)
+
+
+def _texts_outside(engine: Engine, texts: _Texts, stored: int) -> None:
+    """A full run's stored texts outside the batch (etl.text_store.stored_texts_outside), read before the writer
+    opens; a failure is kept for the text step to report (the load goes on)."""
+    from etl import text_store
+
+    try:
+        texts.outside = text_store.stored_texts_outside(engine, texts.batch_ids) if stored else None
+    except Exception as exc:  # reported by _text_step, after the load's commit
+        texts.failure = exc
+
+
+def _plan_texts(settings: Settings, texts: _Texts, steps: _Steps, *, after: Any) -> None:
+    """A full run's text analysis (etl.text_store.plan_full) while the load is written, once the write ``after``
+    (the interactions: their frame, the largest, is then freed) is done; a failure is kept for the text step to
+    report (the load goes on)."""
+    from concurrent.futures import wait
+
+    from etl import text_store
+
+    wait([after])  # its error, if any, fails the run through _Writes.finish
+    if texts.failure is None:
+        try:
+            outside = texts.outside if texts.outside is not None else texts.rows.clear()
+            texts.planned = text_store.plan_full(
+                texts.rows, outside, dictionary=texts.dictionary, timezone=settings.timezone, now=utcnow()
+            )
+        except Exception as exc:  # reported by _text_step, after the load's commit
+            texts.failure = exc
+    texts.outside = None
+    steps.done("text_analysis", 0.75, "texts analysed while the load is written")
+
+
+def _keyword_dimensions(batch: pl.DataFrame) -> pl.DataFrame:
+    """interaction_id and the columns the keyword facts are cut by (etl.text_store.KEYWORD_DIMENSIONS)."""
+    from etl.text_store import KEYWORD_DIMENSIONS
+
+    return batch.select(
+        "interaction_id",
+        *(pl.col(c) if c in batch.columns else pl.lit(None, dtype=pl.String).alias(c) for c in KEYWORD_DIMENSIONS),
+    )
 
 
 @dataclass
@@ -769,9 +830,10 @@ def _full(
     state: _StoreState,
     now: datetime,
     writes: _Writes,
-) -> None:
+) -> Any:
     """Every record resolved, every profile and fact rebuilt. The tables are written on the writer thread as soon
-    as each is ready (interactions, links and identifiers while profiles and facts are computed)."""
+    as each is ready (interactions, links and identifiers while profiles and facts are computed). Returns the
+    future of the interactions' write."""
     from etl.identity import resolve
 
     journey = state.journey
@@ -816,7 +878,9 @@ def _full(
     del new, previous
     links, identifiers = identity.links, identity.identifiers
     replace = bool(stored)
-    writes.submit(lambda writer: _write_interactions(writer, new_rows, moved, summary.batch_id, replace=replace))
+    written = writes.submit(
+        lambda writer: _write_interactions(writer, new_rows, moved, summary.batch_id, replace=replace)
+    )
 
     def write_identity(writer: load.Writer) -> None:
         for table in (IdentityLink.__table__, Identifier.__table__):
@@ -847,6 +911,7 @@ def _full(
 
     writes.submit(write_facts)
     steps.done("daily_facts", 0.72, f"{facts.height:,} daily fact rows")
+    return written
 
 
 def _as_of_after(

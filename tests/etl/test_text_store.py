@@ -69,16 +69,38 @@ def test_the_runs_text_step_stores_what_reanalysing_stores(engine: Engine, setti
     assert _texts(engine) == again
 
 
-def test_a_failing_text_step_keeps_the_load_and_says_how_to_repair(
+@pytest.mark.slow
+def test_a_full_run_over_part_of_the_store_analyses_the_texts_it_keeps(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """A full run of some files keeps the stored records of the others: their texts are analysed with the batch's
+    (read before the load writes), as etl.text.reanalyse_store analyses them."""
+    folder = tmp_path / "demo"
+    demo.generate(150, 6, folder)
+    settings = settings.with_overrides(quarantine_max_share=0.5)
+    pipeline.run(engine, settings, [folder])
+    chats = folder / "chat_sessions.ndjson"
+    summary = pipeline.run(
+        engine, settings, [chats], mapping_file=folder / "mappings" / "chat_sessions.toml", full=True
+    )
+    assert summary.mode == "full" and summary.text_status == "succeeded"
+    stored_texts = count(engine, "interactions", "text IS NOT NULL AND TRIM(text) != ''")
+    assert count(engine, "text_insights") == stored_texts > 100
+    loaded = _texts(engine)
+    reanalyse_store(engine, timezone=settings.timezone, workers=1)
+    assert _texts(engine) == loaded
+
+
+def _broken(*_: object, **__: object) -> None:
+    raise RuntimeError("tokenizer exploded")
+
+
+def test_a_failing_text_analysis_keeps_a_full_load_and_says_how_to_repair(
     engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "demo"
     demo.generate(40, 2, folder)
-
-    def broken(*_: object, **__: object) -> None:
-        raise RuntimeError("tokenizer exploded")
-
-    monkeypatch.setattr(text_store, "analyse_batch", broken)
+    monkeypatch.setattr(text_store, "plan_full", _broken)
     summary = pipeline.run(engine, settings.with_overrides(quarantine_max_share=0.5), [folder])
     assert summary.status == "succeeded" and summary.text_status == "failed"
     assert "python -m etl.text --all" in summary.text_message and "tokenizer exploded" in summary.text_message
@@ -88,3 +110,28 @@ def test_a_failing_text_step_keeps_the_load_and_says_how_to_repair(
         status, message = connection.execute(text('SELECT "status", "message" FROM "load_batches"')).one()
     engine.dispose()
     assert status == "succeeded" and "python -m etl.text --all" in message
+
+
+def test_a_failing_text_step_keeps_an_incremental_load_and_says_how_to_repair(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "demo"
+    demo.generate(60, 3, folder)
+    later = tmp_path / "later"
+    split_demo_by_time(folder, 0.1, later)
+    settings = settings.with_overrides(quarantine_max_share=0.5)
+    pipeline.run(engine, settings, [folder])
+    insights = count(engine, "text_insights")
+    for path in later.iterdir():
+        shutil.copy(path, folder / path.name)
+    monkeypatch.setattr(text_store, "analyse_batch", _broken)
+    summary = pipeline.run(engine, settings, [folder])
+    assert summary.mode == "incremental" and summary.status == "succeeded" and summary.text_status == "failed"
+    assert "python -m etl.text --since " in summary.text_message and "tokenizer exploded" in summary.text_message
+    assert count(engine, "text_insights") == insights  # the earlier analysis stays
+    with engine.connect() as connection:
+        message = connection.execute(
+            text('SELECT "message" FROM "load_batches" WHERE "id" = :id'), {"id": summary.batch_id}
+        ).scalar_one()
+    engine.dispose()
+    assert "python -m etl.text --since " in message
