@@ -197,7 +197,7 @@ def analyse_batch(
 
     ``rows``: interaction_id, occurred_at (UTC), text and source_kind (the kind as the source gave it) of the
     batch's records with text; ``batch_ids``: every record the batch wrote. (A full run analyses every stored text
-    inside its load transaction instead: :func:`plan_full`, :func:`write_full`.)
+    while its load is written and stores the result after the commit instead: :func:`plan_full`, :func:`write_full`.)
     """
     started = time.perf_counter()
     now = utcnow()
