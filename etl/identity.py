@@ -305,7 +305,7 @@ def _resolve(
     assigned = pl.DataFrame({"interaction_id": iid_by_rec, "profile_id": profile_of})  # in rec order
     lap("ids")
 
-    links = _links(assigned, edges, values, fuzzy, joins, config.strength)
+    links = _links(assigned, edges, values, fuzzy, joins, config.strength, _seen_order(recs))
     lap("links")
     identifiers = _identifiers(recs, row_of_rec, assigned, labels, edges, values)
     lap("identifiers")
@@ -346,6 +346,14 @@ def _resolve(
 _IGNORED = pl.List(pl.Struct({"id_type": pl.String, "reason": pl.String}))
 
 
+def _seen_order(recs: pl.DataFrame) -> np.ndarray:
+    """Each record's place (indexed by ``rec``) in the order the records were seen: occurred_at, then rec."""
+    order = recs.select("rec", "occurred_at").sort("occurred_at", "rec", nulls_last=True).get_column("rec")
+    seen = np.empty(order.len(), dtype=np.int64)
+    seen[order.to_numpy()] = np.arange(order.len(), dtype=np.int64)
+    return seen
+
+
 def _links(
     assigned: pl.DataFrame,
     edges: pl.DataFrame,
@@ -353,14 +361,17 @@ def _links(
     fuzzy: pl.DataFrame,
     joins: pl.DataFrame,
     strength: Sequence[str],
+    seen: np.ndarray,
 ) -> pl.DataFrame:
     """One ``identity_links`` row per record: the rule that joined it, the identifier or score, the peer record.
 
-    ``assigned``: ``interaction_id, profile_id`` in rec order. For a shared identifier the peer is another record
-    holding the same value (its smallest record, or its largest for the smallest record itself); among several
-    shared values the strongest type wins. ``detail`` (JSON): ``shared`` (every type the record shares with its
-    profile), ``ignored`` (its values not used, with the guard that stopped them), ``fuzzy`` (name similarity and
-    supporting attributes) and ``override_id``.
+    ``assigned``: ``interaction_id, profile_id`` in rec order; ``seen``: each record's place in time order
+    (:func:`_seen_order`). For a shared identifier the peer is the first record seen holding the same value, or the
+    second for the first itself — so the evidence of stored records stays as it is when newer records join (an
+    incremental run rewrites no link only because a new record shares a value); among several shared values the
+    strongest type wins, then the earliest peer. ``detail`` (JSON): ``shared`` (every type the record shares with
+    its profile), ``ignored`` (its values not used, with the guard that stopped them), ``fuzzy`` (name similarity
+    and supporting attributes) and ``override_id``.
     """
     n = assigned.height
     used = edges.filter(pl.col("status") == OK).select("rec", "vid", "rank")
@@ -373,24 +384,27 @@ def _links(
     key = np.full(n, -1, dtype=np.int64)
     mask = np.zeros(n, dtype=np.int64)
     shift = np.int64(1 << 40)
+    big = np.iinfo(np.int64).max
     if len(u_vid):
-        # edges are sorted by value: each value's records are one run; its smallest and largest record are peers
+        # edges are sorted by value: each value's records are one run; its first and second record seen are peers
         starts = np.flatnonzero(np.r_[True, u_vid[1:] != u_vid[:-1]])
         sizes = np.diff(np.r_[starts, len(u_vid)])
-        m1 = np.repeat(np.minimum.reduceat(u_rec, starts), sizes)
-        m2 = np.repeat(np.maximum.reduceat(u_rec, starts), sizes)
-        linking = np.repeat(sizes > 1, sizes)
-        peer = np.where(u_rec == m1, m2, m1)
-        # strongest shared type per record: the minimum of (rank, peer) packed into one integer
-        packed = (u_rank + 1) * shift + peer
-        big = np.iinfo(np.int64).max
+        when = seen[u_rec]
+        first = np.repeat(np.minimum.reduceat(when, starts), sizes)
+        second = np.repeat(np.minimum.reduceat(np.where(when == first, big, when), starts), sizes)
+        linking = second != big
+        peer = np.where(when == first, second, first)  # as a place in time order
+        # strongest shared type per record, then its earliest peer: the minimum of (rank, peer) in one integer
+        packed = (u_rank + 1) * shift + np.where(linking, peer, 0)
         best_key = np.full(n, big, dtype=np.int64)
         np.minimum.at(best_key, u_rec[linking], packed[linking])
         np.bitwise_or.at(mask, u_rec[linking], np.left_shift(np.int64(1), u_rank[linking] + 1))
         key = np.where(best_key == big, -1, best_key)
     has = key >= 0
     rank = np.where(has, key // shift - 1, 99)
-    matched = np.where(has, key % shift, -1)
+    rec_at = np.empty(n, dtype=np.int64)
+    rec_at[seen] = np.arange(n, dtype=np.int64)
+    matched = np.where(has, rec_at[np.where(has, key % shift, 0)], -1)
     strength = list(strength)  # rank r is strength[r]; rank -1 is the virtual split type
     rule_names = ["single_record", "shared_identifier", "override_split", "override_join"]
     rule_names += sorted(set(fuzzy.get_column("rule").to_list()))

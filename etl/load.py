@@ -239,6 +239,18 @@ class Writer:
     def rollback(self) -> None:
         raise NotImplementedError
 
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """What the block writes is undone if it raises (the exception goes on); the rest of the transaction stays."""
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.execute(f"RELEASE SAVEPOINT {name}")
+
     def close(self) -> None:
         raise NotImplementedError
 

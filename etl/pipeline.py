@@ -475,8 +475,10 @@ def run(
     progress: Progress | None = None,
 ) -> RunSummary:
     """Load files/folders into the store (see the module doc). Raises CxError subclasses with a clear message;
-    the batch is then recorded as failed and the store keeps its previous state. The text analysis runs after
-    the load is committed (its failure is reported in the summary, the load stays)."""
+    the batch is then recorded as failed and the store keeps its previous state. The texts are analysed while
+    the load is written and stored in its transaction under a savepoint (incremental run) or in a transaction
+    after its commit (full run); either way a failure of the text step is reported in the summary and the load
+    stays."""
     with load.run_lock(engine), pl.Config(engine_affinity=ENGINE):
         batch_id = _start_batch(engine, trigger, [str(p) for p in paths])
         steps = _Steps(progress)
@@ -501,7 +503,7 @@ def run(
 
 @dataclass
 class _Texts:
-    """What the text step after the load needs (see etl.text_store)."""
+    """What the run's text step needs (see etl.text_store)."""
 
     rows: pl.DataFrame  # interaction_id, occurred_at, text, source_kind of the batch's records with text
     batch_ids: pl.Series  # every interaction id the batch wrote (a record re-loaded without text loses its insight)
@@ -511,6 +513,7 @@ class _Texts:
     outside: pl.DataFrame | None = None  # a full run's stored texts outside the batch, read before its writes
     planned: FullTexts | None = None  # a full run's analysis, made while its load was written
     failure: Exception | None = None  # why that analysis failed
+    in_load: bool = False  # an incremental run's texts: stored (or not, and why) in the load's transaction
 
 
 def _run(
@@ -622,6 +625,8 @@ def _run(
             pass
         elif incremental:
             _incremental(engine, settings, holder.pop(), steps, summary, state, now, writes)
+            if texts is not None:  # the writer is writing the load: analyse the texts meanwhile
+                _texts_in_load(settings, texts, steps, summary, writes)
         else:
             if texts is not None:  # every text is analysed again; the keyword facts are cut from the batch's rows
                 texts.rows = texts.rows.join(_keyword_dimensions(holder[0]), on="interaction_id", how="left")
@@ -637,6 +642,10 @@ def _run(
             summary.duration_s = steps.elapsed()
             summary.message = _message(summary)
             _finish_batch(writer, summary, steps)
+            if texts is not None and texts.in_load and summary.text_status:
+                from etl import text_store
+
+                text_store.note_outcome(writer, batch_id, summary.text_status, summary.text_message)
 
         writes.submit(finish)
         writes.finish()
@@ -699,50 +708,79 @@ def _text_step(
     steps: _Steps,
     summary: RunSummary,
 ) -> None:
-    """After the load is committed: the text analysis (a full run's was made while the load was written) stored in
-    its own transaction while the WAL checkpoint (started by :func:`_run`) runs in the background. A failure of
-    either leaves the load in place; the summary says how to repair the texts."""
+    """After the load is committed: a full run's text analysis (made while the load was written) stored in its own
+    transaction while the WAL checkpoint (started by :func:`_run`) runs in the background. A failure of either
+    leaves the load in place; the summary says how to repair the texts. (An incremental run stored its texts in
+    the load's transaction: :func:`_texts_in_load`.)"""
     try:
-        if texts is not None and (texts.rows.height or texts.full or texts.batch_ids.len()):
+        if texts is not None and texts.full:
             from etl import text_store
 
-            first = texts.rows.get_column("occurred_at").min() if texts.rows.height else None
-            since = _local_day(first, settings.timezone) if isinstance(first, datetime) else None
             try:
-                if texts.failure is not None:
-                    raise texts.failure
-                if texts.planned is not None:
-                    result = text_store.write_full(engine, texts.planned, batch_id=texts.batch_id)
-                else:
-                    result = text_store.analyse_batch(
-                        engine,
-                        texts.rows,
-                        batch_ids=texts.batch_ids,
-                        dictionary=texts.dictionary,
-                        timezone=settings.timezone,
-                        batch_id=texts.batch_id,
-                    )
+                planned = texts.planned
+                if texts.failure is not None or planned is None:
+                    raise texts.failure or EtlError("the texts were not analysed")
+                result = text_store.write_full(engine, planned, batch_id=texts.batch_id)
             except Exception as exc:  # the load is committed: report, do not fail the run
-                repair = (
-                    "python -m etl.text --all" if texts.full or since is None else f"python -m etl.text --since {since}"
-                )
-                summary.text_status = "failed"
-                summary.text_message = (
-                    f"The text analysis failed ({type(exc).__name__}: {exc}); the load itself succeeded. "
-                    f"Repair with: {repair}"
-                )[:2000]
+                _text_failed(summary, texts, settings, exc)
                 text_store.record_outcome(engine, summary.batch_id, summary.text_status, summary.text_message)
             else:
-                summary.text_status = "succeeded"
-                summary.text_message = (
-                    f"{result.texts:,} texts analysed ({result.unique_texts:,} distinct), "
-                    f"{result.kinds_filled:,} kinds filled"
-                )
+                _text_succeeded(summary, result)
     finally:
         steps.timings["checkpoint"] = round(checkpoint.join(), 3)
     if checkpoint.error is not None:  # pragma: no cover - the next write checkpoints instead
         summary.text_message += f" (WAL checkpoint: {checkpoint.error})"
     steps.done("text", 1.0, summary.text_message or summary.message)
+
+
+def _text_failed(summary: RunSummary, texts: _Texts, settings: Settings, exc: Exception) -> None:
+    """The summary says the text step failed, why, and the command that repairs the texts."""
+    first = texts.rows.get_column("occurred_at").min() if texts.rows.height else None
+    since = _local_day(first, settings.timezone) if isinstance(first, datetime) else None
+    repair = "python -m etl.text --all" if texts.full or since is None else f"python -m etl.text --since {since}"
+    summary.text_status = "failed"
+    summary.text_message = (
+        f"The text analysis failed ({type(exc).__name__}: {exc}); the load itself succeeded. Repair with: {repair}"
+    )[:2000]
+
+
+def _text_succeeded(summary: RunSummary, result: Any) -> None:
+    summary.text_status = "succeeded"
+    summary.text_message = (
+        f"{result.texts:,} texts analysed ({result.unique_texts:,} distinct), {result.kinds_filled:,} kinds filled"
+    )
+
+
+def _texts_in_load(settings: Settings, texts: _Texts, steps: _Steps, summary: RunSummary, writes: _Writes) -> None:
+    """An incremental run's texts, analysed while its load is written (etl.text_store.analyse) and stored in the
+    load's transaction under a savepoint (etl.text_store.store_batch): one commit, nothing left to write after it.
+    A failure of either rolls back only the texts; the load commits and the summary says how to repair them."""
+    from etl import text_store
+
+    texts.in_load = True
+    started = time.perf_counter()
+    try:
+        analysed = text_store.analyse(texts.rows, texts.dictionary)
+    except Exception as exc:
+        _text_failed(summary, texts, settings, exc)
+        steps.done("text_analysis", 0.75, summary.text_message)
+        return
+    steps.done("text_analysis", 0.75, f"{analysed.height:,} texts analysed")
+    analysis_s = time.perf_counter() - started
+
+    def store(writer: load.Writer) -> None:
+        try:
+            with writer.savepoint("etl_texts"):
+                result = text_store.store_batch(
+                    writer, analysed, batch_ids=texts.batch_ids, timezone=settings.timezone, now=utcnow()
+                )
+        except Exception as exc:  # the texts are rolled back, the load goes on
+            _text_failed(summary, texts, settings, exc)
+        else:
+            result.seconds += analysis_s
+            _text_succeeded(summary, result)
+
+    writes.submit(store)
 
 
 def _texts_outside(engine: Engine, texts: _Texts, stored: int) -> None:

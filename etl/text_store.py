@@ -1,8 +1,9 @@
 """The ETL run's text step: analyse the batch's texts (etl.text) and store the results in bulk (ADBC / COPY).
 
-Incremental run (:func:`analyse_batch`): after the core load is committed, in its own transaction (etl.pipeline),
-so a failure leaves the load in place; :func:`record_outcome` notes the failure and the repair command on the
-run's ``load_batches`` row. Same results as ``etl.text.analyse_texts``:
+Incremental run: :func:`analyse` while the load is written, then :func:`store_batch` in the load's transaction under
+a savepoint (etl.pipeline), so a failure rolls back only the texts and leaves the load in place; the run's
+``load_batches`` row notes the failure and the repair command (:func:`note_outcome`). Same results as
+``etl.text.analyse_texts``:
 
 - ``text_insights`` of the batch's records replaced (records re-loaded without text lose theirs),
 - new FAQ candidates (explicit ids after the highest one; the PostgreSQL sequence is moved past them),
@@ -30,7 +31,6 @@ import polars as pl
 from sqlalchemy import Engine
 
 from cx.models import FaqCandidate, Interaction, LoadBatch, TextInsight, VocKeyword
-from cx.types import utcnow
 from cx.voc import keyword_facts, pack_terms
 from etl import faq, load
 from etl.text import KIND_LABELS, TextResources, TextRunResult, analyse_frame, insight_columns
@@ -184,65 +184,58 @@ def _summarise(result: TextRunResult, analysed: pl.DataFrame, days: list[date], 
     result.kinds = kinds
 
 
-def analyse_batch(
-    engine: Engine,
-    rows: pl.DataFrame,
-    *,
-    batch_ids: pl.Series,
-    dictionary: Sequence[Any],
-    timezone: str,
-    batch_id: int | None = None,
-) -> TextRunResult:
-    """Analyse and store the texts of a loaded batch (see the module doc) in one transaction.
+def analyse(rows: pl.DataFrame, dictionary: Sequence[Any]) -> pl.DataFrame:
+    """The analysis of a batch's texts, for :func:`store_batch`: pure, no store access, so it can run while the
+    load is being written. ``rows``: interaction_id, occurred_at (UTC), text and source_kind (the kind as the
+    source gave it) of the batch's records with text."""
+    return _analysed(rows, dictionary)
 
-    ``rows``: interaction_id, occurred_at (UTC), text and source_kind (the kind as the source gave it) of the
-    batch's records with text; ``batch_ids``: every record the batch wrote. (A full run analyses every stored text
-    while its load is written and stores the result after the commit instead: :func:`plan_full`, :func:`write_full`.)
-    """
+
+def store_batch(
+    writer: load.Writer, analysed: pl.DataFrame, *, batch_ids: pl.Series, timezone: str, now: datetime
+) -> TextRunResult:
+    """Store a batch's texts as :func:`analyse` made them, through ``writer`` in its transaction (the caller
+    commits): the batch's insights replaced, new questions grouped into the FAQ, counts and keyword facts of the
+    days touched. The keyword facts are read back through the writer: the batch's interactions come first."""
     started = time.perf_counter()
-    now = utcnow()
     result = TextRunResult()
-    with load.open_writer(engine) as writer:
-        analysed = _analysed(rows, dictionary)
-        # new questions join the existing FAQ groups
-        ids = batch_ids.alias("interaction_id").to_frame()
-        temp = writer.temp_keys(ids)
-        previous = writer.query(
-            f'SELECT DISTINCT t."faq_id" FROM "text_insights" AS t JOIN {temp} AS k '
-            'ON k."interaction_id" = t."interaction_id" WHERE t."faq_id" IS NOT NULL'
-        )
-        previous_faq = set(previous.to_series().drop_nulls().cast(pl.Int64).to_list()) if previous.width else set()
-        writer.delete_keys(TextInsight.__table__, ids)
-        existing = _existing_questions(writer)
-        if analysed.is_empty():
-            _refresh_faq_counts(writer, previous_faq, now, every=False)
-            _record(writer, batch_id, "succeeded", "no texts to analyse")
-            writer.commit()
-            result.seconds = time.perf_counter() - started
-            return result
-        highest = writer.query(f'SELECT MAX("id") AS m FROM "{FaqCandidate.__table__.name}"')
-        first_id = int(highest.item(0, 0) or 0) + 1 if highest.height else 1
-        grouped = _grouped(analysed, existing, first_id, now, result)
-        analysed = grouped.analysed
-        _append_candidates(writer, grouped.candidates)
-        writer.append(TextInsight.__table__, analysed.select(insight_columns(now)))
-        kinds = _predicted_kinds(analysed)
-        _refresh_faq_counts(writer, grouped.touched | previous_faq, now, every=False)
-        days = sorted(analysed.get_column("occurred_at").dt.convert_time_zone(timezone).dt.date().unique().to_list())
-        writer.delete_keys(VocKeyword.__table__, pl.DataFrame({"day": days}, schema={"day": pl.Date}))
-        keywords = _keyword_rows(writer, days, timezone)
-        if keywords.height:
-            writer.append(VocKeyword.__table__, keywords)
-        _summarise(result, analysed, days, kinds)
+    # new questions join the existing FAQ groups
+    ids = batch_ids.alias("interaction_id").to_frame()
+    temp = writer.temp_keys(ids)
+    previous = writer.query(
+        f'SELECT DISTINCT t."faq_id" FROM "text_insights" AS t JOIN {temp} AS k '
+        'ON k."interaction_id" = t."interaction_id" WHERE t."faq_id" IS NOT NULL'
+    )
+    previous_faq = set(previous.to_series().drop_nulls().cast(pl.Int64).to_list()) if previous.width else set()
+    writer.delete_keys(TextInsight.__table__, ids)
+    if analysed.is_empty():
+        _refresh_faq_counts(writer, previous_faq, now, every=False)
         result.seconds = time.perf_counter() - started
-        _record(
-            writer,
-            batch_id,
-            "succeeded",
-            f"{result.texts} texts ({result.unique_texts} distinct) in {result.seconds:.1f} s",
-        )
-        writer.commit()
+        return result
+    existing = _existing_questions(writer)
+    highest = writer.query(f'SELECT MAX("id") AS m FROM "{FaqCandidate.__table__.name}"')
+    first_id = int(highest.item(0, 0) or 0) + 1 if highest.height else 1
+    grouped = _grouped(analysed, existing, first_id, now, result)
+    analysed = grouped.analysed
+    _append_candidates(writer, grouped.candidates)
+    writer.append(TextInsight.__table__, analysed.select(insight_columns(now)))
+    kinds = _predicted_kinds(analysed)
+    _refresh_faq_counts(writer, grouped.touched | previous_faq, now, every=False)
+    days = sorted(analysed.get_column("occurred_at").dt.convert_time_zone(timezone).dt.date().unique().to_list())
+    writer.delete_keys(VocKeyword.__table__, pl.DataFrame({"day": days}, schema={"day": pl.Date}))
+    keywords = _keyword_rows(writer, days, timezone)
+    if keywords.height:
+        writer.append(VocKeyword.__table__, keywords)
+    _summarise(result, analysed, days, kinds)
+    result.seconds = time.perf_counter() - started
     return result
+
+
+def outcome(result: TextRunResult) -> str:
+    """The text step's outcome as the run's ``load_batches.stats`` note it."""
+    if not result.texts:
+        return "no texts to analyse"
+    return f"{result.texts} texts ({result.unique_texts} distinct) in {result.seconds:.1f} s"
 
 
 #: Columns of the interactions that the keyword facts are cut by (besides the local day of occurred_at).
@@ -336,7 +329,7 @@ def write_full(engine: Engine, texts: FullTexts, *, batch_id: int | None = None)
                 writer.append(VocKeyword.__table__, texts.keywords)
         result.seconds += time.perf_counter() - started
         message = f"{result.texts} texts ({result.unique_texts} distinct) in {result.seconds:.1f} s"
-        _record(writer, batch_id, "succeeded", message if texts.insights.height else "no texts to analyse")
+        note_outcome(writer, batch_id, "succeeded", message if texts.insights.height else "no texts to analyse")
         writer.commit()
     return result
 
@@ -363,8 +356,9 @@ def _refresh_faq_counts(writer: load.Writer, ids: set[int], now: datetime, *, ev
     )
 
 
-def _record(writer: load.Writer, batch_id: int | None, status: str, message: str) -> None:
-    """The text step's outcome in the run's ``load_batches.stats`` (and, when it failed, in its message)."""
+def note_outcome(writer: load.Writer, batch_id: int | None, status: str, message: str) -> None:
+    """The text step's outcome in the run's ``load_batches.stats`` (and, when it failed, in its message), through
+    ``writer`` (after the run's own stats are written: those replace the stats)."""
     if batch_id is None:
         return
     table = LoadBatch.__table__.name
@@ -389,7 +383,7 @@ def _record(writer: load.Writer, batch_id: int | None, status: str, message: str
 def record_outcome(engine: Engine, batch_id: int, status: str, message: str) -> None:
     """Note the text step's outcome on the run (its own small transaction, after a failed text step)."""
     with load.open_writer(engine) as writer:
-        _record(writer, batch_id, status, message)
+        note_outcome(writer, batch_id, status, message)
         writer.commit()
 
 
@@ -397,9 +391,12 @@ __all__ = [
     "KEYWORD_DIMENSIONS",
     "POOL_ABOVE",
     "FullTexts",
-    "analyse_batch",
+    "analyse",
+    "note_outcome",
+    "outcome",
     "plan_full",
     "record_outcome",
+    "store_batch",
     "stored_texts_outside",
     "write_full",
 ]

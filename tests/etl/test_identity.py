@@ -238,6 +238,27 @@ def test_every_record_has_one_evidence_row() -> None:
     assert json.loads(rows["crm:1"]["detail"])["shared"] == ["member_id", "phone"]
 
 
+def test_the_peer_is_the_first_record_seen_so_newer_records_leave_the_evidence_alone() -> None:
+    older = [
+        {"iid": "hotline:5", "phone": "13800138000", "day": 1},
+        {"iid": "hotline:3", "phone": "13800138000", "day": 2},
+        {"iid": "hotline:7", "phone": "13800138000", "day": 3},
+    ]
+    before = {r["interaction_id"]: r for r in run(records(*older)).links.iter_rows(named=True)}
+    assert before["hotline:3"]["matched_interaction_id"] == "hotline:5"  # the first seen, not the smallest id
+    assert before["hotline:7"]["matched_interaction_id"] == "hotline:5"
+    assert before["hotline:5"]["matched_interaction_id"] == "hotline:3"  # the first's peer is the second seen
+    # newer records, with ids below and above every stored one, share the phone
+    newer = [
+        {"iid": "hotline:1", "phone": "13800138000", "day": 4},
+        {"iid": "hotline:9", "phone": "13800138000", "day": 5},
+    ]
+    after = {r["interaction_id"]: r for r in run(records(*older, *newer)).links.iter_rows(named=True)}
+    for iid, row in before.items():
+        assert after[iid] == {**row, "profile_id": after[iid]["profile_id"]}, iid
+    assert after["hotline:1"]["matched_interaction_id"] == after["hotline:9"]["matched_interaction_id"] == "hotline:5"
+
+
 def test_identifiers_rows() -> None:
     frame = records(
         {"iid": "crm:1", "crm_id": "C1", "phone": "13800138000", "day": 1},

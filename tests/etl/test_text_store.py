@@ -112,8 +112,17 @@ def test_a_failing_text_analysis_keeps_a_full_load_and_says_how_to_repair(
     assert status == "succeeded" and "python -m etl.text --all" in message
 
 
+def _writes_then_fails(real: Any) -> Any:
+    def broken(writer: Any, *args: Any, **kwargs: Any) -> Any:
+        real(writer, *args, **kwargs)  # every text table written in the load's transaction ...
+        raise RuntimeError("tokenizer exploded")  # ... and rolled back to the savepoint
+
+    return broken
+
+
+@pytest.mark.parametrize("failing", ["analyse", "store_batch"])
 def test_a_failing_text_step_keeps_an_incremental_load_and_says_how_to_repair(
-    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
     folder = tmp_path / "demo"
     demo.generate(60, 3, folder)
@@ -121,17 +130,24 @@ def test_a_failing_text_step_keeps_an_incremental_load_and_says_how_to_repair(
     split_demo_by_time(folder, 0.1, later)
     settings = settings.with_overrides(quarantine_max_share=0.5)
     pipeline.run(engine, settings, [folder])
-    insights = count(engine, "text_insights")
+    insights, interactions = count(engine, "text_insights"), count(engine, "interactions")
+    earlier = _texts(engine)
     for path in later.iterdir():
         shutil.copy(path, folder / path.name)
-    monkeypatch.setattr(text_store, "analyse_batch", _broken)
+    broken = _broken if failing == "analyse" else _writes_then_fails(text_store.store_batch)
+    monkeypatch.setattr(text_store, failing, broken)
     summary = pipeline.run(engine, settings, [folder])
     assert summary.mode == "incremental" and summary.status == "succeeded" and summary.text_status == "failed"
     assert "python -m etl.text --since " in summary.text_message and "tokenizer exploded" in summary.text_message
-    assert count(engine, "text_insights") == insights  # the earlier analysis stays
+    assert count(engine, "interactions") > interactions  # the load committed
+    assert count(engine, "text_insights") == insights  # the earlier analysis stays, the batch's is rolled back
+    after = _texts(engine)
+    for table in ("text_insights", "faq_candidates", "voc_keywords"):
+        assert after[table] == earlier[table], table
     with engine.connect() as connection:
-        message = connection.execute(
-            text('SELECT "message" FROM "load_batches" WHERE "id" = :id'), {"id": summary.batch_id}
-        ).scalar_one()
+        message, stats = connection.execute(
+            text('SELECT "message", CAST("stats" AS TEXT) FROM "load_batches" WHERE "id" = :id'),
+            {"id": summary.batch_id},
+        ).one()
     engine.dispose()
-    assert "python -m etl.text --since " in message
+    assert "python -m etl.text --since " in message and '"failed"' in stats
