@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from cx import voc
 from cx import voc_dictionary as vd
@@ -125,6 +125,18 @@ def test_trend_fills_days_without_mentions(store: Engine) -> None:
         trend = voc.term_trend(session, ADMIN, PERIOD, TZ, ["快递", "warranty"])
     assert trend.height == 20 and trend.filter(pl.col("term") == "快递")["texts"].sum() == 4
     assert trend.filter((pl.col("term") == "warranty") & (pl.col("texts") == 0)).height == 8
+
+
+def test_a_term_trend_reads_the_term_index(store: Engine) -> None:
+    """SQLite gathers no statistics: without a nudge it reads every term of the period through (term_type, day)."""
+    if store.dialect.name != "sqlite":
+        pytest.skip("a SQLite query plan")
+    for terms, index in ((["快递"], "ix_voc_keywords_term_day"), (None, "ix_voc_keywords_type_day")):
+        query = voc.keyword_facts_query(PERIOD, dims=["day"], term_type="word", terms=terms)
+        sql = str(query.compile(store, compile_kwargs={"literal_binds": True}))
+        with transaction(store) as session:
+            plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+        assert f"INDEX {index}" in plan, plan
 
 
 def test_trending_terms_adjust_for_volume(store: Engine) -> None:
