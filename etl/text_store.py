@@ -328,8 +328,7 @@ def write_full(engine: Engine, texts: FullTexts, *, batch_id: int | None = None)
             if texts.keywords.height:
                 writer.append(VocKeyword.__table__, texts.keywords)
         result.seconds += time.perf_counter() - started
-        message = f"{result.texts} texts ({result.unique_texts} distinct) in {result.seconds:.1f} s"
-        note_outcome(writer, batch_id, "succeeded", message if texts.insights.height else "no texts to analyse")
+        note_outcome(writer, batch_id, "succeeded", outcome(result))
         writer.commit()
     return result
 
