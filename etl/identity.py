@@ -367,9 +367,8 @@ def _links(
 
     ``assigned``: ``interaction_id, profile_id`` in rec order; ``seen``: each record's place in time order
     (:func:`_seen_order`). For a shared identifier the peer is the first record seen holding the same value, or the
-    second for the first itself — so the evidence of stored records stays as it is when newer records join (an
-    incremental run rewrites no link only because a new record shares a value); among several shared values the
-    strongest type wins, then the earliest peer. ``detail`` (JSON): ``shared`` (every type the record shares with
+    second for the first itself — so a newer record sharing a value leaves the stored records' evidence as it is;
+    among several shared values the strongest type wins, then the earliest peer. ``detail`` (JSON): ``shared`` (every type the record shares with
     its profile), ``ignored`` (its values not used, with the guard that stopped them), ``fuzzy`` (name similarity
     and supporting attributes) and ``override_id``.
     """
