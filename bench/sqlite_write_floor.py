@@ -3,7 +3,7 @@
     python bench/etl_bench.py --no-splink --keep-data   # once: leaves ~1M demo interactions in bench/out/etl/cx.db
     python bench/sqlite_write_floor.py                  # writes its tables again into bench/out/floor/cx.db
 
-The tables a full run writes are read from ``--db`` first (not timed), then written with the pipeline's own writer
+The data and text tables a full run writes (not its small bookkeeping ones) are read from ``--db`` first (not timed), then written with the pipeline's own writer
 (``etl.load.open_writer``: ADBC appends, secondary indexes rebuilt after large appends, one transaction for the
 load and one for the texts, as ``etl.pipeline`` does) into a freshly migrated store, followed by the WAL
 checkpoint. Nothing else runs meanwhile, so the figures are what the SQLite side of a full run costs when it has
@@ -59,6 +59,7 @@ def _read(url: str) -> dict[str, pl.DataFrame]:
     frames = {}
     for model in (*LOAD_TABLES, *TEXT_TABLES):
         table = model.__table__
+        # the pipeline leaves these two tables' surrogate ids to SQLite
         columns = [c.name for c in table.columns if not (c.name == "id" and model in (DailyFact, VocKeyword))]
         names = ", ".join(f'"{c}"' for c in columns)
         frames[table.name] = load.read_frame(engine, f'SELECT {names} FROM "{table.name}" ORDER BY rowid', table=table)
